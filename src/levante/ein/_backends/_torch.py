@@ -1,0 +1,97 @@
+"""The PyTorch backend: plans call tensor methods and `torch.*` (traceable by torch.compile)."""
+
+from __future__ import annotations
+
+import torch
+
+from ._base import Backend
+
+_TORCH_DTYPES = {"int32": "torch.int32", "int64": "torch.int64", "float32": "torch.float32"}
+
+
+def _logsumexp(x, axis, keepdims=False):
+    return torch.logsumexp(x, dim=axis, keepdim=keepdims)
+
+
+class TorchBackend(Backend):
+    name = "torch"
+    xp = "torch"
+
+    def namespace(self):
+        return {"torch": torch, "logsumexp": _logsumexp}
+
+    def transpose(self, x, perm):
+        return f"{x}.permute({tuple(perm)!r})"
+
+    def broadcast_to(self, x, shape):
+        return f"{x}.expand({tuple(shape)!r})"
+
+    def concatenate(self, xs, axis):
+        return f"torch.cat([{', '.join(xs)}], dim={axis})"
+
+    def stack(self, xs, axis):
+        return f"torch.stack([{', '.join(xs)}], dim={axis})"
+
+    def einsum(self, spec, xs):
+        return f"torch.einsum({spec!r}, {', '.join(xs)})"
+
+    def reduce(self, kind, x, axes, keepdims):
+        dims = tuple(axes)
+        keep = ", keepdim=True" if keepdims else ""
+        if kind in ("sum", "mean", "any", "all", "logsumexp"):
+            return f"torch.{kind}({x}, dim={dims!r}{keep})"
+        if kind in ("max", "min"):
+            return f"torch.a{kind}({x}, dim={dims!r}{keep})"
+        if kind in ("var", "std"):
+            return f"torch.{kind}({x}, dim={dims!r}, correction=0{keep})"
+        if kind == "count_nonzero":
+            inner = f"torch.count_nonzero({x}, dim={dims!r})"
+            return inner if not keepdims else self._restore(inner, dims)
+        if kind == "prod":
+            return None  # single axis only in torch: the planner flattens first
+        raise ValueError(kind)
+
+    def _restore(self, inner, dims):
+        out = inner
+        for d in sorted(dims):
+            out = f"{out}.unsqueeze({d})"
+        return out
+
+    def softmax(self, kind, x, axes):
+        (axis,) = axes  # the planner flattens several softmax axes into one
+        return f"torch.{kind}({x}, dim={axis})"
+
+    def roll(self, x, shifts, axes):
+        return f"torch.roll({x}, {tuple(shifts)!r}, dims={tuple(axes)!r})"
+
+    def flip(self, x, axes):
+        return f"torch.flip({x}, dims={tuple(axes)!r})"
+
+    def sort(self, kind, x, axis):
+        if kind == "sort":
+            return f"torch.sort({x}, dim={axis}).values"
+        return f"torch.argsort({x}, dim={axis})"
+
+    def arg(self, kind, x, axis):
+        return f"torch.{kind}({x}, dim={axis})"
+
+    def arange(self, n, dtype):
+        return f"torch.arange({n}, dtype={_TORCH_DTYPES[dtype]})"
+
+    def astype(self, x, dtype):
+        return f"{x}.to({_TORCH_DTYPES[dtype]})"
+
+    def elementwise(self, kind, xs):
+        if kind in ("logical_and", "logical_or", "logical_not", "maximum", "minimum", "where"):
+            return f"torch.{kind}({', '.join(xs)})"
+        return super().elementwise(kind, xs)
+
+    def scatter(self, kind, x, index, update):
+        where = ", ".join(index)
+        if kind == "set_at":
+            return [], f"{x}.index_put(({where},), {update})"
+        sign = "" if kind == "add_at" else "-"
+        return [], f"{x}.index_put(({where},), {sign}{update}, accumulate=True)"
+
+
+BACKEND = TorchBackend()

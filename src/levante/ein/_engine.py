@@ -1,0 +1,146 @@
+"""The cached engine behind every op: parse -> solve -> plan -> compile -> cache -> run.
+
+A warm call builds one key (op, expression, options, operand types and shapes, sizes),
+finds the compiled plan in a dictionary and calls it: the plan is straight-line backend
+code, so the library adds one look-up and one function call. Everything else happens once
+per new key, on the cold path below.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ._backends import kind_of, load
+from ._errors import NotationError, NotationRankError
+from ._factory import call_factory, is_factory
+from ._parse import parse
+from ._solve import dim_size, resolve
+from ._writer import Writer, compile_plan
+
+_PLANS = {}
+_LIMIT = 20_000  # plans kept before the cache starts afresh
+
+
+class Call(NamedTuple):
+    """What an op's planner receives: the solved layouts and everything the user passed."""
+
+    text: str
+    signature: object
+    inputs: tuple  # layouts of the operands
+    outputs: tuple  # layouts of the outputs
+    sizes: dict  # atom name -> size
+    shapes: tuple  # operand shapes (() for a scalar)
+    options: tuple
+
+
+def run(op, expression, tensors, sizes, options=()):
+    """Run `op` on `tensors` through its cached plan (building the plan on a miss)."""
+    try:
+        key = (op, expression, options, *[(type(t), t.shape) for t in tensors], *sizes.items())
+        plan = _PLANS.get(key)
+    except (AttributeError, TypeError):
+        plan = None
+    if plan is None:
+        return _cold(op, expression, tensors, sizes, options)
+    return plan(*tensors)
+
+
+def _signature(tensor):
+    shape = getattr(tensor, "shape", None)
+    return type(tensor), (tuple(shape) if shape is not None else None)
+
+
+def _normalize(sizes):
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in sizes.items()}
+
+
+def _cold(op, expression, tensors, sizes, options):
+    sizes = _normalize(sizes)
+    if any(is_factory(t) for t in tensors):
+        return _with_factories(op, expression, tensors, sizes, options)
+    try:
+        key = (op, expression, options, *map(_signature, tensors), *sizes.items())
+        plan = _PLANS.get(key)
+    except TypeError:
+        key, plan = None, None
+    if plan is None:
+        backend = choose_backend(tensors, expression, sizes, options)
+        plan, _ = build(op, expression, shapes_of(tensors), sizes, options, backend)
+        if key is not None:
+            if len(_PLANS) >= _LIMIT:
+                _PLANS.clear()
+            _PLANS[key] = plan
+    return plan(*tensors)
+
+
+def shapes_of(tensors):
+    shapes = []
+    for t in tensors:
+        shape = getattr(t, "shape", None)
+        shapes.append(() if shape is None else tuple(int(s) for s in shape))
+    return tuple(shapes)
+
+
+def choose_backend(tensors, expression, sizes, options):
+    kinds = set()
+    for i, t in enumerate(tensors):
+        kind = kind_of(t)
+        if kind == "?":
+            raise NotationRankError(
+                f"operand {i + 1} is a {type(t).__name__}, not a tensor: pass a NumPy, JAX or "
+                "PyTorch tensor (np.asarray(...) converts lists), a Python number, or a "
+                "callable that makes the tensor from its shape", expression, None,
+                shapes_of([u for u in tensors if kind_of(u) != "?"]), sizes)
+        if kind is not None:
+            kinds.add(kind)
+    if "torch" in kinds and len(kinds) > 1:
+        raise NotationError(
+            f"operands mix {' and '.join(sorted(kinds))} tensors; convert them to one library "
+            "first (torch.as_tensor(...) or np.asarray(...))", expression)
+    if "jax" in kinds:
+        return "jax"
+    if kinds:
+        return kinds.pop()
+    return dict(options).get("backend", "numpy")
+
+
+def build(op, expression, shapes, sizes, options, backend_name):
+    """Compile the plan of one call; returns (function, source)."""
+    try:
+        call = prepare(op, expression, shapes, sizes, options)
+        backend = load(backend_name)
+        writer = Writer(backend, len(shapes))
+        for i, shape in enumerate(shapes):
+            writer.shapes[f"x{i}"] = tuple(shape)
+        results = op.write(writer, call)
+        source = writer.source(op.name, results)
+    except NotationError as error:
+        raise error.with_context(expression, shapes, sizes) from None
+    return compile_plan(source, backend.namespace(), op.name), source
+
+
+def prepare(op, expression, shapes, sizes, options):
+    """Parse, desugar and solve: the `Call` an op's planner works from."""
+    signature = parse(expression)
+    inputs, outputs, spans = op.operands(signature, len(shapes), dict(options))
+    resolved = resolve(signature.text, inputs, outputs, shapes, sizes, spans)
+    return Call(signature.text, signature, resolved.inputs, resolved.outputs, resolved.sizes,
+                shapes, options)
+
+
+def _with_factories(op, expression, tensors, sizes, options):
+    """Solve the shapes of the operands that are tensor factories, make them, run."""
+    shapes = [None if is_factory(t) else _signature(t)[1] or () for t in tensors]
+    try:
+        signature = parse(expression)
+        inputs, outputs, spans = op.operands(signature, len(tensors), dict(options))
+        resolved = resolve(signature.text, inputs, outputs, shapes, sizes, spans)
+    except NotationError as error:
+        raise error.with_context(expression, [s if s is not None else "factory" for s in shapes],
+                                 sizes) from None
+    made = list(tensors)
+    for i, t in enumerate(tensors):
+        if is_factory(t):
+            shape = tuple(dim_size(d, resolved.sizes) for d in resolved.inputs[i])
+            made[i] = call_factory(t, shape, op.name, expression, i, resolved, tensors)
+    return run(op, expression, tuple(made), sizes, options)

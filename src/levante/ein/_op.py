@@ -1,0 +1,93 @@
+"""What every op shares: operand counting, bracket rules, spans for messages.
+
+An op is an object with a `name`, an `operands(signature, count, options)` method that
+turns what the user wrote (shorthands included) into explicit operand and output
+expressions, and a `write(writer, call)` method that plans the backend calls.
+"""
+
+from __future__ import annotations
+
+from ._errors import NotationError, NotationRankError
+from ._syntax import atoms, has_brackets, strip_brackets
+
+
+class Op:
+    name = "op"
+
+    def __repr__(self):
+        return f"<ein op {self.name}>"
+
+    def operands(self, signature, count, options):
+        raise NotImplementedError
+
+    def write(self, w, call):
+        raise NotImplementedError
+
+
+def whole(signature):
+    return (0, max(1, len(signature.text)))
+
+
+def expect_count(signature, count, expected, what="operands"):
+    if count != expected:
+        raise NotationRankError(
+            f"the expression describes {expected} {what} but {count} "
+            f"{'was' if count == 1 else 'were'} given", signature.text, whole(signature))
+
+
+def forbid_brackets(signature, op_name, hint):
+    for expr, span in zip(signature.inputs + (signature.outputs or ()),
+                          signature.input_spans + (signature.output_spans or ())):
+        if has_brackets(expr):
+            bracketed = next(a for a in atoms(expr) if a.bracketed) if atoms(expr) else None
+            raise NotationError(
+                f"{op_name} does not work along axes, so brackets mean nothing here: {hint}",
+                signature.text, bracketed.span if bracketed is not None else span)
+
+
+def require_output(signature, op_name, example):
+    if signature.outputs is None:
+        raise NotationError(f"{op_name} needs an output after '->', e.g. {example!r}",
+                            signature.text, whole(signature))
+
+
+def names(nodes):
+    return {a.name for a in atoms(nodes) if hasattr(a, "name")}
+
+
+def stripped(expressions):
+    return tuple(strip_brackets(e) for e in expressions)
+
+
+def bracketed_names(layout):
+    return [a.name for dim in layout for a in dim.atoms if a.bracketed]
+
+
+def layout_names(layout):
+    return [a.name for dim in layout for a in dim.atoms]
+
+
+def single_span(text, name, layouts):
+    for layout in layouts:
+        for dim in layout:
+            for a in dim.atoms:
+                if a.name == name:
+                    return a.span
+    return (0, max(1, len(text)))
+
+
+def check_bracket_sides(call):
+    """An axis may not be inside brackets in one place and outside in another."""
+    inside, outside = {}, {}
+    for layout in call.inputs:
+        for dim in layout:
+            for a in dim.atoms:
+                (inside if a.bracketed else outside).setdefault(a.name, a.span)
+    for name, span in inside.items():
+        if name in outside:
+            from ._solve import display
+
+            raise NotationError(
+                f"axis `{display(name)}` appears both inside and outside brackets: an op works "
+                "along the bracketed axes and repeats itself over the others, so an axis is "
+                "one or the other", call.text, span)

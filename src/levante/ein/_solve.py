@@ -1,0 +1,305 @@
+"""Expand ellipses and solve axis sizes: from expression trees and shapes to layouts.
+
+A *layout* is an expression with its ellipses expanded: a tuple of dimensions, each a
+tuple of terms (several only for a concatenation `(a + b)`), each term a tuple of atoms
+(several for a composition `(h c)`). An atom is `(name, bracketed, span)`; a number gets
+a name of its own made from its position, so each written number is its own axis.
+
+    b (s w)... c   with rank 4   ->   b | (s.0 w.0) | (s.1 w.1) | c
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from ._errors import NotationRankError, NotationSizeError
+from ._syntax import ANONYMOUS, Axis, Concat, Ellipsis_, Group, Number, walk
+
+
+class Atom(NamedTuple):
+    name: str
+    bracketed: bool
+    span: tuple
+
+
+class Dim(NamedTuple):
+    terms: tuple  # of tuples of Atom
+    span: tuple
+
+    @property
+    def atoms(self):
+        return tuple(a for term in self.terms for a in term)
+
+
+def number_name(node):
+    return f"{node.value}@{node.span[0]}"
+
+
+def is_number(name):
+    return "@" in name
+
+
+def display(name):
+    """The axis name as the user wrote it: `s.1` stays, `2@7` becomes `2`."""
+    return name.split("@")[0] if is_number(name) else name
+
+
+# ---------------------------------------------------------------- ellipsis depths
+
+
+def _ellipsis_names(node):
+    names = sorted({n.name for n in walk((node.inner,)) if isinstance(n, Axis)})
+    return names or [f"{number_name(n)}" for n in walk((node.inner,)) if isinstance(n, Number)]
+
+
+def _solve_depths(text, operands, ranks, spans, depths):
+    """Fill `depths` (ellipsis key -> repeat count) from the operands' ranks."""
+    pending = [i for i, rank in enumerate(ranks) if rank is not None]
+    progress = True
+    while pending and progress:
+        progress = False
+        for i in list(pending):
+            nodes, rank = operands[i], ranks[i]
+            fixed = sum(1 for n in nodes if not isinstance(n, Ellipsis_))
+            unknown, known = {}, 0
+            for n in nodes:
+                if isinstance(n, Ellipsis_):
+                    key = _ellipsis_names(n)[0]
+                    if key in depths:
+                        known += depths[key]
+                    else:
+                        unknown.setdefault(key, []).append(n)
+            free = rank - fixed - known
+            if not unknown:
+                if free != 0:
+                    raise _rank_error(text, spans[i], i, nodes, rank, fixed + known)
+                pending.remove(i)
+                progress = True
+            elif len(unknown) == 1:
+                (key, found), = unknown.items()
+                if free < 0 or free % len(found):
+                    raise _rank_error(text, spans[i], i, nodes, rank, fixed + known)
+                for n in found:
+                    for name in _ellipsis_names(n):
+                        depths[name] = free // len(found)
+                pending.remove(i)
+                progress = True
+    if pending:
+        i = pending[0]
+        raise NotationRankError(
+            f"operand {i + 1} has rank {ranks[i]} but holds several ellipses of unknown length; "
+            "give the length of one of them as a keyword, e.g. s=(4, 4)",
+            text, spans[i])
+
+
+def _rank_error(text, span, index, nodes, rank, needed):
+    has_ellipsis = any(isinstance(n, Ellipsis_) for n in nodes)
+    wanted = f"at least {needed}" if has_ellipsis else f"{needed}"
+    return NotationRankError(
+        f"the expression has {wanted} axes but operand {index + 1} has rank {rank}: "
+        "write one name per dimension (or `...` for the rest)",
+        text, span)
+
+
+# ---------------------------------------------------------------- expansion
+
+
+def _expand_node(node, depths, suffix, text):
+    """A node as a list of items (Dim-like term lists) after expanding ellipses."""
+    if isinstance(node, Axis):
+        return [((Atom(node.name + suffix, node.bracketed, node.span),),)]
+    if isinstance(node, Number):
+        return [((Atom(number_name(node) + suffix, node.bracketed, node.span),),)]
+    if isinstance(node, Group):
+        term = tuple(a for child in node.children
+                     for item in _expand_node(child, depths, suffix, text)
+                     for a in _single_term(item, child, text))
+        return [(term,)]
+    if isinstance(node, Concat):
+        terms = tuple(
+            tuple(a for child in term for item in _expand_node(child, depths, suffix, text)
+                  for a in _single_term(item, child, text))
+            for term in node.terms)
+        return [terms]
+    if isinstance(node, Ellipsis_):
+        key = _ellipsis_names(node)[0]
+        if key not in depths:
+            shown = "..." if key == ANONYMOUS else f"{key}..."
+            raise NotationRankError(
+                f"cannot tell how many axes `{shown}` stands for: it appears in no operand "
+                "whose rank fixes it; give its sizes as a keyword, e.g. s=(4, 4)",
+                text, node.span)
+        items = []
+        for i in range(depths[key]):
+            items.extend(_expand_node(node.inner, depths, f"{suffix}.{i}", text))
+        return items
+    raise TypeError(node)
+
+
+def _single_term(item, node, text):
+    if len(item) != 1:
+        raise NotationSizeError("a concatenation cannot sit inside a composition", text,
+                                node.span)
+    return item[0]
+
+
+def expand(nodes, depths, text):
+    """An expression tree as a layout (tuple of `Dim`)."""
+    dims = []
+    for node in nodes:
+        for terms in _expand_node(node, depths, "", text):
+            dims.append(Dim(terms, node.span))
+    return tuple(dims)
+
+
+# ---------------------------------------------------------------- sizes
+
+
+def _check_size(name, value):
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            as_int = int(value)
+        except (TypeError, ValueError):
+            as_int = None
+        if as_int is None or as_int != value:
+            raise NotationSizeError(
+                f"the size given for `{name}` is {value!r}; a size is a non-negative integer")
+        value = as_int
+    if value < 0:
+        raise NotationSizeError(f"the size given for `{name}` is {value}; it must be >= 0")
+    return value
+
+
+def given_sizes(sizes, depths):
+    """Keyword sizes as atom sizes; a tuple gives a named ellipsis both length and sizes."""
+    known = {}
+    for name, value in sizes.items():
+        if isinstance(value, (tuple, list)):
+            depths[name] = len(value)
+            for i, v in enumerate(value):
+                known[f"{name}.{i}"] = _check_size(name, v)
+        else:
+            known[name] = _check_size(name, value)
+    return known
+
+
+def _product(values):
+    return math.prod(values)
+
+
+def solve_sizes(text, layouts, shapes, known):
+    """Solve every atom's size from the equations `size(dim) = shape[i]`.
+
+    Each equation is a sum over terms of products over atoms; one with a single unknown
+    atom is solved, then the others again, until nothing changes.
+    """
+    equations = [(dim, length) for layout, shape in zip(layouts, shapes) if shape is not None
+                 for dim, length in zip(layout, shape)]
+    changed = True
+    while changed:
+        changed = False
+        for dim, length in equations:
+            missing = [a for a in dim.atoms if a.name not in known]
+            names = {a.name for a in missing}
+            if len(names) > 1:
+                continue
+            if not names:
+                total = sum(_product(known[a.name] for a in term) for term in dim.terms)
+                if total != length:
+                    raise _conflict(text, dim, length, known)
+                continue
+            name = missing[0].name
+            _solve_one(text, dim, length, name, known)
+            changed = True
+    return known
+
+
+def _solve_one(text, dim, length, name, known):
+    rest, factor, count = 0, 1, 0
+    for term in dim.terms:
+        here = sum(1 for a in term if a.name == name)
+        if here == 0:
+            rest += _product(known[a.name] for a in term)
+        else:
+            count += here
+            factor = _product(known[a.name] for a in term if a.name != name)
+    atom = next(a for a in dim.atoms if a.name == name)
+    if count > 1:
+        raise NotationSizeError(
+            f"cannot solve `{display(name)}`: it appears twice in one dimension; "
+            f"give it as a keyword, {display(name)}=...", text, atom.span)
+    remaining = length - rest
+    if factor == 0 or remaining < 0 or remaining % factor:
+        raise NotationSizeError(
+            f"the dimension of size {length} does not divide into the axes written here: "
+            f"`{display(name)}` would be {remaining}/{factor}",
+            text, dim.span)
+    known[name] = remaining // factor
+
+
+def _conflict(text, dim, length, known):
+    sizes = " ".join(f"{display(a.name)}={known[a.name]}" for a in dim.atoms)
+    return NotationSizeError(
+        f"conflicting sizes: the operand has {length} here but the axes say "
+        f"{sum(_product(known[a.name] for a in t) for t in dim.terms)} ({sizes})",
+        text, dim.span)
+
+
+def dim_size(dim, known):
+    return sum(_product(known[a.name] for a in term) for term in dim.terms)
+
+
+def require_sizes(text, layouts, known):
+    """Raise for the first atom of `layouts` whose size is still unknown."""
+    for layout in layouts:
+        for dim in layout:
+            for atom in dim.atoms:
+                if atom.name not in known:
+                    shown = display(atom.name)
+                    base = shown.split(".")[0]
+                    raise NotationSizeError(
+                        f"cannot determine the size of axis `{shown}`: no operand fixes it; "
+                        f"give it as a keyword, e.g. {base}=4", text, atom.span)
+
+
+class Resolved(NamedTuple):
+    inputs: tuple  # layouts
+    outputs: tuple  # layouts
+    sizes: dict  # atom name -> size
+
+
+def resolve(text, inputs, outputs, shapes, sizes, spans, out_spans=None):
+    """Expand ellipses and solve sizes for operand and output expressions.
+
+    `shapes[i]` is None for an operand whose shape is unknown (a tensor factory).
+    """
+    depths = {}
+    known = given_sizes(sizes, depths)
+    ranks = [None if s is None else len(s) for s in shapes]
+    _solve_depths(text, list(inputs), ranks, list(spans), depths)
+    in_layouts = tuple(expand(nodes, depths, text) for nodes in inputs)
+    out_layouts = tuple(expand(nodes, depths, text) for nodes in outputs)
+    _check_names(text, in_layouts + out_layouts, known, sizes)
+    for layout in in_layouts + out_layouts:
+        for dim in layout:
+            for atom in dim.atoms:
+                if is_number(atom.name):
+                    known[atom.name] = int(atom.name.split("@")[0])
+    solve_sizes(text, in_layouts, shapes, known)
+    require_sizes(text, in_layouts + out_layouts, known)
+    return Resolved(in_layouts, out_layouts, known)
+
+
+def _check_names(text, layouts, known, sizes):
+    present = {a.name for layout in layouts for d in layout for a in d.atoms}
+    for name in sizes:
+        if name in present:
+            continue
+        if any(p.startswith(name + ".") for p in present):
+            continue
+        written = ", ".join(sorted({display(p).split(".")[0] for p in present
+                                    if not is_number(p)})) or "none"
+        raise NotationSizeError(
+            f"a size was given for `{name}`, which the expression does not name "
+            f"(its axes: {written})", text)
