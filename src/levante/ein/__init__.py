@@ -1,8 +1,52 @@
-"""levante.ein: one small notation for rearranging, reducing, contracting and indexing tensors."""
+"""levante.ein: one small notation for rearranging, reducing, contracting and indexing tensors.
 
+Ops are called as `ein.OP(expression, *tensors, **sizes)`. Axes inside brackets `[ ]` are
+the ones the op works along; the op is repeated over every other axis. See ARCHITECTURE.md
+for the pipeline (parse -> solve -> plan -> cache) and the README for the grammar.
+"""
+
+from ._along import argmax, argmin, argsort, flip, log_softmax, roll, softmax, sort
+from ._arange import arange
+from ._dot import dot
+from ._elementwise import (
+    add,
+    divide,
+    equal,
+    floor_divide,
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+    logical_and,
+    logical_not,
+    logical_or,
+    maximum,
+    minimum,
+    multiply,
+    not_equal,
+    power,
+    subtract,
+    true_divide,
+    where,
+)
 from ._errors import NotationError, NotationRankError, NotationSizeError, NotationSyntaxError
 from ._factory import FactoryContext, TensorFactory
+from ._index import add_at, get_at, set_at, subtract_at
+from ._inspect import check, explain, matches, solve
 from ._rearrange import rearrange
+from ._reduce import (
+    all,
+    any,
+    count_nonzero,
+    logsumexp,
+    max,
+    mean,
+    min,
+    prod,
+    std,
+    sum,
+    var,
+)
 
 id = rearrange  # the einx 0.4 name of the same op
 
@@ -13,6 +57,54 @@ __all__ = [
     "NotationSizeError",
     "NotationSyntaxError",
     "TensorFactory",
+    "add",
+    "add_at",
+    "all",
+    "any",
+    "arange",
+    "argmax",
+    "argmin",
+    "argsort",
+    "check",
+    "count_nonzero",
+    "divide",
+    "dot",
+    "equal",
+    "explain",
+    "flip",
+    "floor_divide",
+    "get_at",
+    "greater",
+    "greater_equal",
     "id",
+    "less",
+    "less_equal",
+    "log_softmax",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "logsumexp",
+    "matches",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "multiply",
+    "not_equal",
+    "power",
+    "prod",
     "rearrange",
+    "roll",
+    "set_at",
+    "softmax",
+    "solve",
+    "sort",
+    "std",
+    "subtract",
+    "subtract_at",
+    "sum",
+    "true_divide",
+    "var",
+    "where",
 ]

@@ -13,10 +13,14 @@ class NotationError(ValueError):
 
     >>> from levante import ein
     >>> import numpy as np
-    >>> ein.sum("a [b]", np.ones((2, 3, 4)))
-    Traceback (most recent call last):
-    ...
-    levante.ein._errors.NotationRankError: the expression has 2 axes but operand 1 has rank 3 ...
+    >>> try:
+    ...     ein.sum("a [b]", np.ones((2, 3, 4)))
+    ... except ein.NotationError as error:
+    ...     print(error)
+    the expression has 2 axes but operand 1 has rank 3: write one name per dimension (or `...` for the rest)
+        a [b]
+        ^^^^^
+      operand shapes: (2, 3, 4)
     """
 
     def __init__(self, reason, expression=None, span=None, shapes=None, sizes=None):

@@ -45,7 +45,7 @@ class TensorFactory:
 
 
 def is_factory(value):
-    return kind_of(value) == "?" and callable(value)
+    return kind_of(value) == "?" and (isinstance(value, TensorFactory) or callable(value))
 
 
 def _names(layout):

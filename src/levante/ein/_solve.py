@@ -284,8 +284,14 @@ def resolve(text, inputs, outputs, shapes, sizes, spans, out_spans=None):
     for layout in in_layouts + out_layouts:
         for dim in layout:
             for atom in dim.atoms:
-                if is_number(atom.name):
-                    known[atom.name] = int(atom.name.split("@")[0])
+                name = atom.name
+                if is_number(name):
+                    known[name] = int(name.split("@")[0])
+                elif name not in known and "." in name:
+                    # one size for a named ellipsis's axes applies to every repetition
+                    base = name.split(".")[0]
+                    if base in known:
+                        known[name] = known[base]
     solve_sizes(text, in_layouts, shapes, known)
     require_sizes(text, in_layouts + out_layouts, known)
     return Resolved(in_layouts, out_layouts, known)

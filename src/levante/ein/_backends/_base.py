@@ -63,7 +63,7 @@ class Backend:
     def reduce(self, kind, x, axes, keepdims):
         keep = ", keepdims=True" if keepdims else ""
         if kind == "logsumexp":
-            return f"logsumexp({x}, axis={tuple(axes)!r}{keep})"
+            return f"_logsumexp({x}, axis={tuple(axes)!r}{keep})"
         if kind == "count_nonzero":
             return f"{self.xp}.count_nonzero({x}, axis={tuple(axes)!r}{keep})"
         return f"{self.xp}.{kind}({x}, axis={tuple(axes)!r}{keep})"
@@ -76,7 +76,7 @@ class Backend:
 
     # -- along axes
     def softmax(self, kind, x, axes):
-        return f"{kind}({x}, axis={tuple(axes)!r})"
+        return f"_{kind}({x}, axis={tuple(axes)!r})"
 
     def roll(self, x, shifts, axes):
         return f"{self.xp}.roll({x}, {tuple(shifts)!r}, axis={tuple(axes)!r})"

@@ -13,8 +13,8 @@ class JaxBackend(Backend):
     xp = "jnp"
 
     def namespace(self):
-        return {"jnp": jnp, "jax": jax, "logsumexp": jax.nn.logsumexp,
-                "softmax": jax.nn.softmax, "log_softmax": jax.nn.log_softmax}
+        return {"jnp": jnp, "jax": jax, "_logsumexp": jax.nn.logsumexp,
+                "_softmax": jax.nn.softmax, "_log_softmax": jax.nn.log_softmax}
 
     def reshape(self, x, shape):
         return f"jnp.reshape({x}, {tuple(shape)!r})"

@@ -29,8 +29,8 @@ class NumpyBackend(Backend):
     xp = "np"
 
     def namespace(self):
-        return {"np": np, "logsumexp": _logsumexp, "softmax": _softmax,
-                "log_softmax": _log_softmax}
+        return {"np": np, "_logsumexp": _logsumexp, "_softmax": _softmax,
+                "_log_softmax": _log_softmax}
 
     def reduce(self, kind, x, axes, keepdims):
         if kind in ("sum", "mean", "var", "std", "prod", "max", "min", "any", "all"):

@@ -18,7 +18,7 @@ class TorchBackend(Backend):
     xp = "torch"
 
     def namespace(self):
-        return {"torch": torch, "logsumexp": _logsumexp}
+        return {"torch": torch, "_logsumexp": _logsumexp}
 
     def transpose(self, x, perm):
         return f"{x}.permute({tuple(perm)!r})"
@@ -48,7 +48,9 @@ class TorchBackend(Backend):
             inner = f"torch.count_nonzero({x}, dim={dims!r})"
             return inner if not keepdims else self._restore(inner, dims)
         if kind == "prod":
-            return None  # single axis only in torch: the planner flattens first
+            if len(dims) == 1:
+                return f"torch.prod({x}, dim={dims[0]}{keep})"
+            return None  # one axis at a time in torch: the planner flattens first
         raise ValueError(kind)
 
     def _restore(self, inner, dims):

@@ -1,0 +1,68 @@
+"""`arange`: coordinate grids from an expression, `h w [2]` -> y[i, j] = (i, j)."""
+
+from __future__ import annotations
+
+from ._engine import run
+from ._errors import NotationError
+from ._layout import compose
+from ._op import Op, expect_count, whole
+from ._syntax import atoms
+
+
+class Arange(Op):
+    name = "arange"
+
+    def operands(self, signature, count, options):
+        expect_count(signature, count, 0, "tensors (arange makes its own)")
+        if signature.outputs is not None or len(signature.inputs) != 1:
+            raise NotationError("arange takes one expression, e.g. 'h w [2]'", signature.text,
+                                whole(signature))
+        return (), signature.inputs, ()
+
+    def write(self, w, call):
+        (layout,) = call.outputs
+        sizes = call.sizes
+        marked = [a.name for d in layout for a in d.atoms if a.bracketed]
+        vector = [a.name for d in layout for a in d.atoms if not a.bracketed]
+        dtype = dict(call.options).get("dtype", "int32")
+        if not marked:
+            if len(vector) != 1:
+                raise NotationError("arange of several axes needs a bracketed coordinate axis "
+                                    f"of size {len(vector)}, e.g. 'h w [2]'", call.text,
+                                    whole(call.signature))
+            y = w.call(w.backend.arange(sizes[vector[0]], dtype), [])
+            return [compose(w, y, vector, layout, sizes, call.text)]
+        if len(marked) != 1 or sizes[marked[0]] != len(vector):
+            raise NotationError(f"the bracketed coordinate axis must be one axis of size "
+                                f"{len(vector)}, the number of other axes", call.text,
+                                whole(call.signature))
+        grids = []
+        full = tuple(sizes[n] for n in vector)
+        for i, name in enumerate(vector):
+            r = w.call(w.backend.arange(sizes[name], dtype), [])
+            r = w.reshape(r, [sizes[name] if j == i else 1 for j in range(len(vector))])
+            grids.append(w.broadcast_to(r, full))
+        y = w.call(w.backend.stack(grids, len(vector)), grids)
+        return [compose(w, y, vector + marked, layout, sizes, call.text)]
+
+
+_ARANGE = Arange()
+_BACKENDS = ("numpy", "jax", "torch")
+
+
+def arange(expression, backend="numpy", dtype="int32", **sizes):
+    """Coordinates over the unbracketed axes, stacked along the bracketed one.
+
+    y[i₁, ..., iₙ, k] = iₖ; with no bracket and one axis, a plain range.
+
+    >>> from levante import ein
+    >>> ein.arange("h w [2]", h=2, w=3)[1, 2]
+    array([1, 2], dtype=int32)
+    >>> ein.arange("n", n=4)
+    array([0, 1, 2, 3], dtype=int32)
+    """
+    if backend not in _BACKENDS:
+        raise NotationError(f"unknown backend {backend!r}: choose one of {_BACKENDS}", expression)
+    if dtype not in ("int32", "int64", "float32"):
+        raise NotationError(f"arange makes int32, int64 or float32, not {dtype!r}", expression)
+    return run(_ARANGE, expression, (), sizes, (("backend", backend), ("dtype", dtype)))

@@ -1,0 +1,148 @@
+"""Elementwise ops: every operand is broadcast by axis *name*, never by position.
+
+Forms: `a b, b -> a b` (explicit), `a b, b` (the output is the operand holding every
+axis), and the shorthand `b [s... c]` where the first operand is the whole expression
+and the others hold only the bracketed axes: `ein.add("b [s... c]", x, pos)`.
+A Python number goes with an empty expression: `ein.where("a, a, ", mask, x, 0.0)`.
+"""
+
+from __future__ import annotations
+
+from ._engine import run
+from ._errors import NotationError
+from ._layout import compose, decompose
+from ._op import Op, expect_count, layout_names, names, whole
+from ._solve import display
+from ._syntax import bracketed_part, has_brackets, strip_brackets
+
+ARITY = {"logical_not": 1, "where": 3}
+
+
+class Elementwise(Op):
+    def __init__(self, kind):
+        self.name = kind
+        self.arity = ARITY.get(kind, 2)
+
+    def operands(self, signature, count, options):
+        expect_count(signature, count, self.arity, "operands for " + self.name)
+        inputs = signature.inputs
+        if signature.outputs is not None:
+            expect_count(signature, len(inputs), self.arity, "operand expressions for "
+                         + self.name)
+            if any(has_brackets(e) for e in inputs + signature.outputs):
+                raise NotationError(f"{self.name} with an output takes no brackets: "
+                                    "the output says where each operand goes",
+                                    signature.text, whole(signature))
+            if len(signature.outputs) != 1:
+                raise NotationError(f"{self.name} has one output", signature.text,
+                                    whole(signature))
+            return inputs, signature.outputs, signature.input_spans
+        if len(inputs) == 1 and self.arity > 1:
+            if not has_brackets(inputs[0]):
+                raise NotationError(
+                    f"one expression for {self.arity} operands: bracket the axes of the "
+                    f"others, e.g. ein.{self.name}(\"b [c]\", x, y), or write one expression "
+                    "per operand", signature.text, whole(signature))
+            full = strip_brackets(inputs[0])
+            part = bracketed_part(inputs[0])
+            spans = (signature.input_spans[0],) * self.arity
+            return (full,) + (part,) * (self.arity - 1), (full,), spans
+        expect_count(signature, len(inputs), self.arity, "operand expressions for " + self.name)
+        if any(has_brackets(e) for e in inputs):
+            raise NotationError("brackets go in the one-expression shorthand 'b [c]'; with one "
+                                "expression per operand, write none", signature.text,
+                                whole(signature))
+        widest = max(inputs, key=lambda e: len(names(e)))
+        every = set().union(*(names(e) for e in inputs))
+        if names(widest) != every:
+            raise NotationError(
+                "no operand holds every axis, so the output's order is unknown: write it "
+                "after '->', e.g. 'a, b -> a b'", signature.text, whole(signature))
+        return inputs, (widest,), signature.input_spans
+
+    def write(self, w, call):
+        (target,) = call.outputs
+        wanted = layout_names(target)
+        flat = [decompose(w, f"x{i}", layout, call.sizes, call.text)
+                for i, layout in enumerate(call.inputs)]
+        for (_, have), layout in zip(flat, call.inputs):
+            for name in have:
+                if name not in wanted:
+                    span = next(a.span for d in layout for a in d.atoms if a.name == name)
+                    raise NotationError(
+                        f"axis `{display(name)}` of an operand is missing from the output: "
+                        "an elementwise op keeps every axis; reduce it first", call.text, span)
+        joint = [n for n in wanted if any(n in have for _, have in flat)]
+        aligned = [_align(w, x, have, joint, call.sizes) for x, have in flat]
+        y = w.call(w.backend.elementwise(self.name, aligned), aligned)
+        return [compose(w, y, joint, target, call.sizes, call.text)]
+
+
+def _align(w, x, have, joint, sizes):
+    """Transpose to the joint order and insert unit axes so that NumPy-style broadcasting
+    (aligned on the right) matches axes by name."""
+    if not have:
+        return x
+    ordered = [n for n in joint if n in have]
+    x = w.transpose(x, [have.index(n) for n in ordered])
+    first = joint.index(ordered[0])
+    shape = [sizes[n] if n in have else 1 for n in joint[first:]]
+    return w.reshape(x, shape)
+
+
+_OPS = {}
+
+
+def elementwise(kind, expression, *tensors, **sizes):
+    op = _OPS.get(kind)
+    if op is None:
+        op = _OPS[kind] = Elementwise(kind)
+    return run(op, expression, tensors, sizes)
+
+
+def _make(kind, equation):
+    arity = ARITY.get(kind, 2)
+
+    def function(expression, *tensors, **sizes):
+        return elementwise(kind, expression, *tensors, **sizes)
+
+    function.__name__ = function.__qualname__ = kind
+    if arity == 1:
+        example = """>>> ein.logical_not("a b", np.ones((2, 3), bool)).shape
+    (2, 3)"""
+    elif arity == 3:
+        example = """>>> ein.where("a b, b, ", np.ones((2, 3), bool), np.ones(3), 0.0).shape
+    (2, 3)"""
+    else:
+        example = f""">>> ein.{kind}("a [b]", np.ones((2, 3)), np.ones(3)).shape
+    (2, 3)
+    >>> ein.{kind}("a, b -> a b", np.ones(2), np.ones(3)).shape
+    (2, 3)"""
+    function.__doc__ = f"""Elementwise {equation}, operands broadcast by axis name.
+
+    >>> import numpy as np
+    >>> from levante import ein
+    {example}
+    """
+    return function
+
+
+add = _make("add", "x + y")
+subtract = _make("subtract", "x - y")
+multiply = _make("multiply", "x * y")
+divide = _make("divide", "x / y")
+true_divide = _make("true_divide", "x / y")
+floor_divide = _make("floor_divide", "x // y")
+power = _make("power", "x ** y")
+maximum = _make("maximum", "max(x, y)")
+minimum = _make("minimum", "min(x, y)")
+where = _make("where", "condition ? x : y")
+logical_and = _make("logical_and", "x ∧ y")
+logical_or = _make("logical_or", "x ∨ y")
+logical_not = _make("logical_not", "¬x")
+less = _make("less", "x < y")
+less_equal = _make("less_equal", "x ≤ y")
+greater = _make("greater", "x > y")
+greater_equal = _make("greater_equal", "x ≥ y")
+equal = _make("equal", "x = y")
+not_equal = _make("not_equal", "x ≠ y")

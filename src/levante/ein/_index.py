@@ -1,0 +1,216 @@
+"""Indexing: `get_at set_at add_at subtract_at`, lowered to one advanced-indexing call.
+
+The first operand's bracketed axes are indexed: `[v] c, b t -> b t c` reads row `ids[b, t]`
+of a table. Coordinates come either as one operand with a bracketed coordinate axis
+(`[h w] c, b p [2]`) or as one operand per indexed axis (`[h w] c, b p, b p`). Axes that
+the tensor and the indices share (`b [t] c, b i -> b i c`) are batch axes: each batch
+entry indexes its own slice. The plan is `x[i0, i1, ...]` (NumPy, PyTorch) or
+`x.at[i0, ...]` (JAX), with broadcast `arange`s for batch axes: no Python loops.
+
+Out-of-range indices follow the backend: NumPy and PyTorch raise, JAX clamps reads and
+drops writes, and negative indices count from the end on NumPy and PyTorch.
+"""
+
+from __future__ import annotations
+
+from ._engine import run
+from ._errors import NotationError
+from ._layout import compose, decompose
+from ._op import Op, expect_count, layout_names, whole
+from ._solve import display
+from ._syntax import atoms, has_brackets, strip_brackets
+
+
+class Index(Op):
+    def __init__(self, kind):
+        self.name = kind
+        self.writes = kind != "get_at"
+
+    def operands(self, signature, count, options):
+        inputs = signature.inputs
+        expect_count(signature, count, len(inputs))
+        tensor = inputs[0]
+        indexed = [a for a in atoms(tensor) if a.bracketed]
+        if not indexed:
+            raise NotationError(f"{self.name}: bracket the axes to index in the first operand, "
+                                "e.g. '[v] c, b t -> b t c'", signature.text, whole(signature))
+        minimum = 3 if self.writes else 2
+        if len(inputs) < minimum:
+            what = "a tensor, indices and updates" if self.writes else "a tensor and indices"
+            raise NotationError(f"{self.name} takes {what}", signature.text, whole(signature))
+        if signature.outputs is not None:
+            if len(signature.outputs) != 1:
+                raise NotationError(f"{self.name} has one output", signature.text,
+                                    whole(signature))
+            output = strip_brackets(signature.outputs[0])
+        elif self.writes:
+            output = strip_brackets(tensor)
+        else:
+            output = _implied_read(tensor, inputs[1:])
+        return inputs, (output,), signature.input_spans
+
+    def write(self, w, call):
+        text, sizes = call.text, call.sizes
+        count = len(call.inputs) - (2 if self.writes else 1)
+        index_layouts = call.inputs[1:1 + count]
+        x, x_names = decompose(w, "x0", call.inputs[0], sizes, text)
+        indexed = [a.name for d in call.inputs[0] for a in d.atoms if a.bracketed]
+        coords, vector = _coordinates(w, index_layouts, indexed, sizes, text)
+        batch = [n for n in x_names if n not in indexed and n in vector]
+        rest = [n for n in x_names if n not in indexed and n not in vector]
+        x = w.transpose(x, [x_names.index(n) for n in batch + indexed + rest])
+        where = [_arange(w, n, vector, sizes) for n in batch] + coords
+        result_names = vector + rest
+        if not self.writes:
+            y = w.call(w.backend.gather(x, where), [x, *where])
+            return [compose(w, y, result_names, call.outputs[0], sizes, text)]
+        update_layout = call.inputs[-1]
+        u, u_names = decompose(w, f"x{len(call.inputs) - 1}", update_layout, sizes, text)
+        for n in u_names:
+            if n not in result_names:
+                raise NotationError(
+                    f"axis `{display(n)}` of the updates is neither an index axis nor a "
+                    "non-indexed axis of the tensor", text, _span(update_layout, n))
+        u = _broadcastable(w, u, u_names, result_names, sizes)
+        lines, y = w.backend.scatter(self.name, x, where, u)
+        for line in lines:
+            w.statement(line, [x, u, *where], ("out",))
+        y = w.call(y, [x, u, *where, "out"] if lines else [x, u, *where])
+        if layout_names(call.outputs[0]) != layout_names(call.inputs[0]):
+            raise NotationError(f"the output of {self.name} has the layout of the first "
+                                "operand", text, whole(call.signature))
+        return [compose(w, y, batch + indexed + rest, call.outputs[0], sizes, text)]
+
+
+def _implied_read(tensor, index_exprs):
+    """`b [t] c, b i` reads as `b i c`: the index axes replace the bracketed ones."""
+    have = {a.name for a in atoms(tensor) if hasattr(a, "name") and not a.bracketed}
+    new = [n for e in index_exprs for n in strip_brackets(e)
+           if not any(getattr(a, "bracketed", False) for a in atoms((n,)))
+           and not ({getattr(a, "name", None) for a in atoms((n,))} & have)]
+    out, placed = [], False
+    for node in tensor:
+        if has_brackets((node,)):
+            if not placed:
+                out.extend(new)
+                placed = True
+        else:
+            out.append(node)
+    seen, unique = set(), []
+    for node in out:
+        if node not in seen:
+            seen.add(node)
+            unique.append(node)
+    return strip_brackets(tuple(unique))
+
+
+def _coordinates(w, layouts, indexed, sizes, text):
+    """Index arrays, one per indexed axis, all laid out over the same vector axes."""
+    flat = [decompose(w, f"x{i + 1}", layout, sizes, text) for i, layout in enumerate(layouts)]
+    marked = [[a.name for d in layout for a in d.atoms if a.bracketed] for layout in layouts]
+    if len(layouts) == 1 and marked[0]:
+        if len(marked[0]) != 1 or sizes[marked[0][0]] != len(indexed):
+            raise NotationError(
+                f"the coordinate axis of the indices must be one bracketed axis of size "
+                f"{len(indexed)}, one entry per indexed axis", text, whole_span(layouts[0]))
+        (x, names), coordinate = flat[0], marked[0][0]
+        vector = [n for n in names if n != coordinate]
+        x = w.transpose(x, [names.index(n) for n in vector + [coordinate]])
+        lead = ", ".join([":"] * len(vector)) if vector else "..."
+        return [w.call(f"{x}[{lead + ', ' if vector else ''}{j}]", [x])
+                for j in range(len(indexed))], vector
+    if len(layouts) != len(indexed) or any(marked):
+        raise NotationError(
+            f"{len(indexed)} indexed axes need either {len(indexed)} index operands or one with "
+            f"a bracketed coordinate axis [{len(indexed)}]", text, whole_span(layouts[0]))
+    vector = []
+    for _, names in flat:
+        vector.extend(n for n in names if n not in vector)
+    out = []
+    for x, names in flat:
+        order = [n for n in vector if n in names]
+        x = w.transpose(x, [names.index(n) for n in order])
+        out.append(w.reshape(x, [sizes[n] if n in names else 1 for n in vector]))
+    return out, vector
+
+
+def _arange(w, name, vector, sizes):
+    shape = [sizes[name] if n == name else 1 for n in vector]
+    r = w.call(w.backend.arange(sizes[name], "int32"), [])
+    return w.reshape(r, shape) if len(shape) > 1 else r
+
+
+def _broadcastable(w, u, have, target, sizes):
+    ordered = [n for n in target if n in have]
+    u = w.transpose(u, [have.index(n) for n in ordered])
+    if not ordered:
+        return u
+    first = target.index(ordered[0])
+    return w.reshape(u, [sizes[n] if n in have else 1 for n in target[first:]])
+
+
+def _span(layout, name):
+    return next(a.span for d in layout for a in d.atoms if a.name == name)
+
+
+def whole_span(layout):
+    spans = [d.span for d in layout]
+    return (spans[0][0], spans[-1][1]) if spans else None
+
+
+_OPS = {}
+
+
+def _index(kind, expression, tensors, sizes):
+    op = _OPS.get(kind)
+    if op is None:
+        op = _OPS[kind] = Index(kind)
+    return run(op, expression, tensors, sizes)
+
+
+def get_at(expression, *tensors, **sizes):
+    """Read the tensor at the given indices: y[v...] = x[idx[v...]].
+
+    >>> import numpy as np
+    >>> from levante import ein
+    >>> table, ids = np.arange(12).reshape(4, 3), np.array([[3, 0]])
+    >>> ein.get_at("[v] c, b t -> b t c", table, ids)
+    array([[[ 9, 10, 11],
+            [ 0,  1,  2]]])
+    >>> ein.get_at("b [t] c, b i -> b i c", np.ones((2, 5, 3)), np.zeros((2, 4), int)).shape
+    (2, 4, 3)
+    """
+    return _index("get_at", expression, tensors, sizes)
+
+
+def set_at(expression, *tensors, **sizes):
+    """A copy of the tensor with the updates written at the indices: x[idx] = u.
+
+    >>> import numpy as np
+    >>> from levante import ein
+    >>> ein.set_at("[v], i, i", np.zeros(4), np.array([1, 3]), np.array([5.0, 7.0]))
+    array([0., 5., 0., 7.])
+    """
+    return _index("set_at", expression, tensors, sizes)
+
+
+def add_at(expression, *tensors, **sizes):
+    """A copy of the tensor with the updates added at the indices (repeats accumulate).
+
+    >>> import numpy as np
+    >>> from levante import ein
+    >>> ein.add_at("[v], i, i", np.zeros(3), np.array([1, 1]), np.array([2.0, 3.0]))
+    array([0., 5., 0.])
+    """
+    return _index("add_at", expression, tensors, sizes)
+
+
+def subtract_at(expression, *tensors, **sizes):
+    """A copy of the tensor with the updates subtracted at the indices (repeats accumulate).
+
+    >>> import numpy as np
+    >>> from levante import ein
+    >>> ein.subtract_at("[v], i, i", np.zeros(3), np.array([0, 2]), np.array([1.0, 1.0]))
+    array([-1.,  0., -1.])
+    """
+    return _index("subtract_at", expression, tensors, sizes)

@@ -1,0 +1,111 @@
+"""Asking about an expression without computing: `solve`, `matches`, `check`, `explain`."""
+
+from __future__ import annotations
+
+from ._engine import build, choose_backend, prepare
+from ._errors import NotationError
+from ._solve import display, is_number
+from ._syntax import ANONYMOUS
+
+
+class _Shapes:
+    """An op that only solves: every operand expression, no output."""
+
+    name = "solve"
+
+    def operands(self, signature, count, options):
+        from ._op import expect_count
+
+        expect_count(signature, count, len(signature.inputs))
+        return signature.inputs, signature.outputs or (), signature.input_spans
+
+
+_SOLVE = _Shapes()
+
+
+def _shapes(tensors):
+    return tuple(tuple(int(s) for s in getattr(t, "shape", ())) for t in tensors)
+
+
+def solve(expression, *tensors, **sizes):
+    """The size of every named axis, solved from the tensors' shapes and the given sizes.
+
+    A named ellipsis maps to a tuple of sizes. Raises `NotationError` when the tensors do
+    not match.
+
+    >>> import numpy as np
+    >>> from levante import ein
+    >>> ein.solve("b (s w)... c", np.ones((2, 32, 64, 3)), w=16)
+    {'b': 2, 's': (2, 4), 'w': (16, 16), 'c': 3}
+    """
+    try:
+        call = prepare(_SOLVE, expression, _shapes(tensors), sizes, ())
+    except NotationError as error:
+        raise error.with_context(expression, _shapes(tensors), sizes) from None
+    found = {}
+    for layout in call.inputs + call.outputs:
+        for dim in layout:
+            for atom in dim.atoms:
+                name = atom.name
+                if is_number(name) or name.startswith(ANONYMOUS):
+                    continue
+                base, _, position = display(name).partition(".")
+                if position:
+                    found.setdefault(base, {})[int(position)] = call.sizes[name]
+                else:
+                    found[base] = call.sizes[name]
+    return {k: tuple(v[i] for i in sorted(v)) if isinstance(v, dict) else v
+            for k, v in found.items()}
+
+
+def matches(expression, *tensors, **sizes):
+    """Whether the tensors fit the expression (a malformed expression still raises).
+
+    >>> import numpy as np
+    >>> from levante import ein
+    >>> ein.matches("b (s w) c", np.ones((2, 32, 3)), w=16), ein.matches("b c", np.ones(2))
+    (True, False)
+    """
+    try:
+        solve(expression, *tensors, **sizes)
+    except NotationError as error:
+        if type(error).__name__ == "NotationSyntaxError":
+            raise
+        return False
+    return True
+
+
+def check(expression, *tensors, **sizes):
+    """Raise `NotationError` unless the tensors fit the expression; return None.
+
+    >>> import numpy as np
+    >>> from levante import ein
+    >>> ein.check("b t c", np.ones((2, 3, 4)))
+    """
+    solve(expression, *tensors, **sizes)
+
+
+def explain(op, expression, *shapes_or_tensors, backend=None, **sizes):
+    """The plan of `op` for these shapes, as the Python code that a warm call runs.
+
+    `op` is an op's name (`"dot"`) or the op itself (`ein.dot`); operands are tensors or
+    shapes (tuples), for which the plan is written for NumPy unless `backend=` says otherwise.
+
+    >>> from levante import ein
+    >>> print(ein.explain("rearrange", "b h w c -> b c h w", (2, 4, 4, 3)))
+    def rearrange(x0):
+        t1 = x0.transpose((0, 3, 1, 2))
+        return t1
+    <BLANKLINE>
+    """
+    from . import _registry
+
+    name = op if isinstance(op, str) else getattr(op, "__name__", "")
+    spec, options = _registry.op_for(name, sizes)
+    tensors = [t for t in shapes_or_tensors if not isinstance(t, (tuple, list))]
+    shapes = tuple(tuple(t) if isinstance(t, (tuple, list)) else tuple(t.shape)
+                   for t in shapes_or_tensors)
+    if backend is None:
+        backend = choose_backend(tensors, expression, sizes, options) if tensors else "numpy"
+    _, source = build(spec, expression, shapes, sizes, options, backend)
+    return source

@@ -1,0 +1,140 @@
+"""Reductions: `sum mean var std prod max min logsumexp any all count_nonzero`.
+
+Two ways to say which axes go: brackets (`b [s...] c`, output implied, `keepdims=True`
+keeps them as unit axes) or an output that leaves them out (`a b c -> a c`). Writing
+neither is an error: `sum("a b", x)` would silently return `x`.
+"""
+
+from __future__ import annotations
+
+from ._engine import run
+from ._errors import NotationError
+from ._layout import compose, decompose
+from ._op import Op, check_bracket_sides, expect_count, layout_names, whole
+from ._solve import Atom, Dim, display
+from ._syntax import has_brackets, strip_brackets
+
+
+class Reduce(Op):
+    def __init__(self, kind):
+        self.name = kind
+
+    def operands(self, signature, count, options):
+        expect_count(signature, count, len(signature.inputs))
+        if len(signature.inputs) != 1:
+            raise NotationError(f"{self.name} takes one operand", signature.text,
+                                whole(signature))
+        (expr,) = signature.inputs
+        if signature.outputs is None:
+            if not has_brackets(expr):
+                raise NotationError(
+                    f"nothing to reduce: mark the axes to reduce with brackets, e.g. "
+                    f"ein.{self.name}(\"a [b]\", x), or write the output, e.g. "
+                    f"ein.{self.name}(\"a b -> a\", x)", signature.text, whole(signature))
+            return signature.inputs, (), signature.input_spans
+        if options.get("keepdims"):
+            raise NotationError("keepdims=True goes with brackets and no output: write the "
+                                "output's unit axes yourself, e.g. 'a b -> a 1'",
+                                signature.text, whole(signature))
+        if len(signature.outputs) != 1:
+            raise NotationError(f"{self.name} has one output", signature.text, whole(signature))
+        return signature.inputs, (strip_brackets(signature.outputs[0]),), signature.input_spans
+
+    def write(self, w, call):
+        check_bracket_sides(call)
+        (layout,) = call.inputs
+        keepdims = dict(call.options).get("keepdims", False)
+        sizes = dict(call.sizes)
+        if call.outputs:
+            target = call.outputs[0]
+            kept = set(layout_names(target))
+            for d in layout:
+                for a in d.atoms:
+                    if a.bracketed and a.name in kept:
+                        raise NotationError(f"axis `{display(a.name)}` is bracketed, so it is "
+                                            "reduced, but it is also in the output",
+                                            call.text, a.span)
+        else:
+            target = _implied_output(layout, keepdims, sizes)
+            kept = set(layout_names(target))
+        x, names = decompose(w, "x0", layout, sizes, call.text)
+        gone = [i for i, n in enumerate(names) if n not in kept]
+        if not gone:
+            raise NotationError(f"nothing to reduce: every axis is in the output; {self.name} "
+                                "would return its input unchanged", call.text, whole(call.signature))
+        x = _reduce(w, self.name, x, names, gone, sizes)
+        rest = [n for i, n in enumerate(names) if i not in gone]
+        return [compose(w, x, rest, target, sizes, call.text)]
+
+
+def _implied_output(layout, keepdims, sizes):
+    dims = []
+    for dim in layout:
+        term = tuple(a for a in dim.atoms if not a.bracketed)
+        if term:
+            dims.append(Dim((term,), dim.span))
+        elif keepdims:
+            unit = f"1@keep{dim.span[0]}"
+            sizes[unit] = 1
+            dims.append(Dim(((Atom(unit, False, dim.span),),), dim.span))
+    return tuple(dims)
+
+
+def _reduce(w, kind, x, names, gone, sizes):
+    text = w.backend.reduce(kind, x, gone, False)
+    if text is not None:
+        return w.call(text, [x])
+    # the backend reduces one axis at a time: move the axes last and flatten them
+    rest = [i for i in range(len(names)) if i not in gone]
+    x = w.transpose(x, rest + gone)
+    flat = 1
+    for i in gone:
+        flat *= sizes[names[i]]
+    x = w.reshape(x, [sizes[names[i]] for i in rest] + [flat])
+    return w.call(w.backend.reduce(kind, x, [len(rest)], False), [x])
+
+
+_OPS = {}
+
+
+def reduce(kind, expression, tensor, keepdims=False, **sizes):
+    """Reduce `tensor` with `kind` along the bracketed axes (or those not in the output)."""
+    op = _OPS.get(kind)
+    if op is None:
+        op = _OPS[kind] = Reduce(kind)
+    return run(op, expression, (tensor,), sizes, (("keepdims", True),) if keepdims else ())
+
+
+def _make(kind, equation):
+    def reduction(expression, tensor, keepdims=False, **sizes):
+        return reduce(kind, expression, tensor, keepdims, **sizes)
+
+    reduction.__name__ = reduction.__qualname__ = kind
+    reduction.__doc__ = f"""{equation} over the bracketed axes (or the axes missing from the output).
+
+    `keepdims=True` keeps each reduced top-level axis as a unit axis.
+
+    >>> import numpy as np
+    >>> from levante import ein
+    >>> x = np.arange(24.0).reshape(2, 3, 4)
+    >>> ein.{kind}("a [b] c", x).shape
+    (2, 4)
+    >>> ein.{kind}("a b c -> c a", x).shape
+    (4, 2)
+    >>> ein.{kind}("a [b c]", x, keepdims=True).shape
+    (2, 1, 1)
+    """
+    return reduction
+
+
+sum = _make("sum", "y = Σ x")  # noqa: A001
+mean = _make("mean", "y = Σ x / n")
+var = _make("var", "y = Σ (x - mean)² / n (population variance)")
+std = _make("std", "y = sqrt(var(x))")
+prod = _make("prod", "y = Π x")
+max = _make("max", "y = max x")  # noqa: A001
+min = _make("min", "y = min x")  # noqa: A001
+logsumexp = _make("logsumexp", "y = log Σ exp(x), computed stably")
+any = _make("any", "y = x₁ ∨ x₂ ∨ ...")  # noqa: A001
+all = _make("all", "y = x₁ ∧ x₂ ∧ ...")  # noqa: A001
+count_nonzero = _make("count_nonzero", "y = #{x ≠ 0}")
