@@ -6,7 +6,6 @@ from ._engine import run
 from ._errors import NotationError
 from ._layout import compose
 from ._op import Op, expect_count, whole
-from ._syntax import atoms
 
 
 class Arange(Op):

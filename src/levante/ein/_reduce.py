@@ -127,14 +127,14 @@ def _make(kind, equation):
     return reduction
 
 
-sum = _make("sum", "y = Σ x")  # noqa: A001
+sum = _make("sum", "y = Σ x")
 mean = _make("mean", "y = Σ x / n")
 var = _make("var", "y = Σ (x - mean)² / n (population variance)")
 std = _make("std", "y = sqrt(var(x))")
 prod = _make("prod", "y = Π x")
-max = _make("max", "y = max x")  # noqa: A001
-min = _make("min", "y = min x")  # noqa: A001
+max = _make("max", "y = max x")
+min = _make("min", "y = min x")
 logsumexp = _make("logsumexp", "y = log Σ exp(x), computed stably")
-any = _make("any", "y = x₁ ∨ x₂ ∨ ...")  # noqa: A001
-all = _make("all", "y = x₁ ∧ x₂ ∧ ...")  # noqa: A001
+any = _make("any", "y = x₁ ∨ x₂ ∨ ...")
+all = _make("all", "y = x₁ ∧ x₂ ∧ ...")
 count_nonzero = _make("count_nonzero", "y = #{x ≠ 0}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import _along, _arange, _dot, _elementwise, _index, _reduce, _rearrange
+from . import _along, _arange, _dot, _elementwise, _index, _rearrange, _reduce
 from ._backends._base import REDUCTIONS
 from ._errors import NotationError
 
