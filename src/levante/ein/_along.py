@@ -8,7 +8,7 @@ An output after `->` rearranges the result: `b q [k] h -> b h q k`.
 
 from __future__ import annotations
 
-from ._engine import run
+from ._engine import run1
 from ._errors import NotationError
 from ._layout import compose, decompose
 from ._op import Op, check_bracket_sides, expect_count, whole
@@ -50,22 +50,23 @@ class Along(Op):
             y, result = _arg(w, self.name, x, names, marked, sizes)
             target = call.outputs[0] if call.outputs else _arg_output(layout, marked, sizes)
             return [compose(w, y, result, target, sizes, call.text)]
+        same = [sizes[n] for n in names]
         if self.name in ("softmax", "log_softmax"):
             y, names = _softmax(w, self.name, x, names, marked, sizes)
         elif self.name == "roll":
             shifts = _shifts(dict(call.options).get("shift"), len(axes), call)
-            y = w.call(w.backend.roll(x, shifts, axes), [x])
+            y = w.call(w.backend.roll(x, shifts, axes), [x], same)
         elif self.name == "flip":
-            y = w.call(w.backend.flip(x, axes), [x])
+            y = w.call(w.backend.flip(x, axes), [x], same)
         else:
-            y = w.call(w.backend.sort(self.name, x, axes[0]), [x])
+            y = w.call(w.backend.sort(self.name, x, axes[0]), [x], same)
         return [compose(w, y, names, call.outputs[0], sizes, call.text)]
 
 
 def _softmax(w, kind, x, names, marked, sizes):
     axes = [names.index(n) for n in marked]
     if len(axes) == 1 or w.backend.name != "torch":
-        return w.call(w.backend.softmax(kind, x, axes), [x]), names
+        return w.call(w.backend.softmax(kind, x, axes), [x], [sizes[n] for n in names]), names
     # PyTorch normalizes along one axis: move the bracketed axes last and flatten them
     rest = [n for n in names if n not in marked]
     x = w.transpose(x, [names.index(n) for n in rest + marked])
@@ -73,14 +74,14 @@ def _softmax(w, kind, x, names, marked, sizes):
     for n in marked:
         flat *= sizes[n]
     x = w.reshape(x, [sizes[n] for n in rest] + [flat])
-    y = w.call(w.backend.softmax(kind, x, [len(rest)]), [x])
+    y = w.call(w.backend.softmax(kind, x, [len(rest)]), [x], [sizes[n] for n in rest] + [flat])
     return w.reshape(y, [sizes[n] for n in rest + marked]), rest + marked
 
 
 def _arg(w, kind, x, names, marked, sizes):
     rest = [n for n in names if n not in marked]
     if len(marked) == 1:
-        y = w.call(w.backend.arg(kind, x, names.index(marked[0])), [x])
+        y = w.call(w.backend.arg(kind, x, names.index(marked[0])), [x], [sizes[n] for n in rest])
         return y, rest
     x = w.transpose(x, [names.index(n) for n in rest + marked])
     flat = 1
@@ -129,7 +130,7 @@ def along(kind, expression, tensor, options=(), **sizes):
     op = _OPS.get(kind)
     if op is None:
         op = _OPS[kind] = Along(kind)
-    return run(op, expression, (tensor,), sizes, options)
+    return run1(op, expression, tensor, sizes, options)
 
 
 def softmax(expression, tensor, **sizes):

@@ -55,7 +55,8 @@ class Dot(Op):
         spec = ",".join("".join(letters[n] for n in names) for _, names in flat)
         spec += "->" + "".join(letters[n] for n in kept)
         variables = [x for x, _ in flat]
-        y = w.call(w.backend.einsum(spec, variables), variables)
+        y = w.call(w.backend.einsum(spec, variables), variables,
+                   [call.sizes[n] for n in kept])
         return [compose(w, y, kept, target, call.sizes, call.text)]
 
 

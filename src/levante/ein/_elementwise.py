@@ -74,7 +74,8 @@ class Elementwise(Op):
                         "an elementwise op keeps every axis; reduce it first", call.text, span)
         joint = [n for n in wanted if any(n in have for _, have in flat)]
         aligned = [_align(w, x, have, joint, call.sizes) for x, have in flat]
-        y = w.call(w.backend.elementwise(self.name, aligned), aligned)
+        shape = [call.sizes[n] for n in joint] if joint else None
+        y = w.call(w.backend.elementwise(self.name, aligned), aligned, shape)
         return [compose(w, y, joint, target, call.sizes, call.text)]
 
 
@@ -90,21 +91,12 @@ def _align(w, x, have, joint, sizes):
     return w.reshape(x, shape)
 
 
-_OPS = {}
-
-
-def elementwise(kind, expression, *tensors, **sizes):
-    op = _OPS.get(kind)
-    if op is None:
-        op = _OPS[kind] = Elementwise(kind)
-    return run(op, expression, tensors, sizes)
-
-
 def _make(kind, equation):
     arity = ARITY.get(kind, 2)
+    op = Elementwise(kind)
 
     def function(expression, *tensors, **sizes):
-        return elementwise(kind, expression, *tensors, **sizes)
+        return run(op, expression, tensors, sizes)
 
     function.__name__ = function.__qualname__ = kind
     if arity == 1:

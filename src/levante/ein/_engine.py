@@ -8,6 +8,7 @@ per new key, on the cold path below.
 
 from __future__ import annotations
 
+import operator
 from typing import NamedTuple
 
 from ._backends import kind_of, load
@@ -33,11 +34,18 @@ class Call(NamedTuple):
     options: tuple
 
 
+_SHAPE = operator.attrgetter("shape")
+
+
 def run(op, expression, tensors, sizes, options=()):
-    """Run `op` on `tensors` through its cached plan (building the plan on a miss)."""
+    """Run `op` on `tensors` through its cached plan (building the plan on a miss).
+
+    The key is (op, expression, options, each operand's type, each operand's shape,
+    each size item): built from C-level iterators, no Python loop on the warm path.
+    """
     try:
-        key = (op, expression, options, *[(type(t), t.shape) for t in tensors], *sizes.items())
-        plan = _PLANS.get(key)
+        plan = _PLANS.get((op, expression, options, *map(type, tensors), *map(_SHAPE, tensors),
+                           *sizes.items()))
     except (AttributeError, TypeError):
         plan = None
     if plan is None:
@@ -45,9 +53,24 @@ def run(op, expression, tensors, sizes, options=()):
     return plan(*tensors)
 
 
-def _signature(tensor):
-    shape = getattr(tensor, "shape", None)
-    return type(tensor), (tuple(shape) if shape is not None else None)
+def run1(op, expression, tensor, sizes, options=()):
+    """`run` for a single operand; builds the same key without unpacking iterators."""
+    try:
+        if sizes:
+            key = (op, expression, options, type(tensor), tensor.shape, *sizes.items())
+        else:
+            key = (op, expression, options, type(tensor), tensor.shape)
+        plan = _PLANS.get(key)
+    except (AttributeError, TypeError):
+        plan = None
+    if plan is None:
+        return _cold(op, expression, (tensor,), sizes, options)
+    return plan(tensor)
+
+
+def _key(op, expression, options, tensors, sizes):
+    shapes = [getattr(t, "shape", None) for t in tensors]
+    return (op, expression, options, *map(type, tensors), *shapes, *sizes.items())
 
 
 def _normalize(sizes):
@@ -59,7 +82,7 @@ def _cold(op, expression, tensors, sizes, options):
     if any(is_factory(t) for t in tensors):
         return _with_factories(op, expression, tensors, sizes, options)
     try:
-        key = (op, expression, options, *map(_signature, tensors), *sizes.items())
+        key = _key(op, expression, options, tensors, sizes)
         plan = _PLANS.get(key)
     except TypeError:
         key, plan = None, None
@@ -130,7 +153,7 @@ def prepare(op, expression, shapes, sizes, options):
 
 def _with_factories(op, expression, tensors, sizes, options):
     """Solve the shapes of the operands that are tensor factories, make them, run."""
-    shapes = [None if is_factory(t) else _signature(t)[1] or () for t in tensors]
+    shapes = [None if is_factory(t) else tuple(getattr(t, "shape", ())) for t in tensors]
     try:
         signature = parse(expression)
         inputs, outputs, spans = op.operands(signature, len(tensors), dict(options))

@@ -62,7 +62,8 @@ class Index(Op):
         where = [_arange(w, n, vector, sizes) for n in batch] + coords
         result_names = vector + rest
         if not self.writes:
-            y = w.call(w.backend.gather(x, where), [x, *where])
+            y = w.call(w.backend.gather(x, where), [x, *where],
+                       [sizes[n] for n in result_names])
             return [compose(w, y, result_names, call.outputs[0], sizes, text)]
         update_layout = call.inputs[-1]
         u, u_names = decompose(w, f"x{len(call.inputs) - 1}", update_layout, sizes, text)

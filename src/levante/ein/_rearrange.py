@@ -8,7 +8,7 @@ and broadcast to it, and the output pieces are concatenated back. So
 
 from __future__ import annotations
 
-from ._engine import run
+from ._engine import run, run1
 from ._errors import NotationError, NotationRankError
 from ._layout import compose, decompose, dim_size
 from ._op import (
@@ -142,5 +142,7 @@ def rearrange(expression, *tensors, **sizes):
     >>> a, b
     (array([0, 1]), array([2, 3, 4]))
     """
+    if len(tensors) == 1:
+        return run1(_REARRANGE, expression, tensors[0], sizes)
     return run(_REARRANGE, expression, tensors, sizes)
 

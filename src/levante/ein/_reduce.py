@@ -7,7 +7,7 @@ neither is an error: `sum("a b", x)` would silently return `x`.
 
 from __future__ import annotations
 
-from ._engine import run
+from ._engine import run1
 from ._errors import NotationError
 from ._layout import compose, decompose
 from ._op import Op, check_bracket_sides, expect_count, layout_names, whole
@@ -82,8 +82,9 @@ def _implied_output(layout, keepdims, sizes):
 
 def _reduce(w, kind, x, names, gone, sizes):
     text = w.backend.reduce(kind, x, gone, False)
+    left = [sizes[n] for i, n in enumerate(names) if i not in gone]
     if text is not None:
-        return w.call(text, [x])
+        return w.call(text, [x], left)
     # the backend reduces one axis at a time: move the axes last and flatten them
     rest = [i for i in range(len(names)) if i not in gone]
     x = w.transpose(x, rest + gone)
@@ -91,23 +92,17 @@ def _reduce(w, kind, x, names, gone, sizes):
     for i in gone:
         flat *= sizes[names[i]]
     x = w.reshape(x, [sizes[names[i]] for i in rest] + [flat])
-    return w.call(w.backend.reduce(kind, x, [len(rest)], False), [x])
+    return w.call(w.backend.reduce(kind, x, [len(rest)], False), [x], left)
 
 
-_OPS = {}
-
-
-def reduce(kind, expression, tensor, keepdims=False, **sizes):
-    """Reduce `tensor` with `kind` along the bracketed axes (or those not in the output)."""
-    op = _OPS.get(kind)
-    if op is None:
-        op = _OPS[kind] = Reduce(kind)
-    return run(op, expression, (tensor,), sizes, (("keepdims", True),) if keepdims else ())
+_KEEP = (("keepdims", True),)
 
 
 def _make(kind, equation):
+    op = Reduce(kind)
+
     def reduction(expression, tensor, keepdims=False, **sizes):
-        return reduce(kind, expression, tensor, keepdims, **sizes)
+        return run1(op, expression, tensor, sizes, _KEEP if keepdims else ())
 
     reduction.__name__ = reduction.__qualname__ = kind
     reduction.__doc__ = f"""{equation} over the bracketed axes (or the axes missing from the output).
