@@ -1,0 +1,21 @@
+"""levante.data: vocabularies, corpora, byte codecs, splits and batches."""
+
+from ._batches import get_batch, split, window_starts
+from ._codecs import decode_utf8, decode_utf32, encode_utf8, encode_utf32
+from ._corpus import load_text, shakespeare
+from ._errors import DataError
+from ._vocabulary import Vocabulary
+
+__all__ = [
+    "DataError",
+    "Vocabulary",
+    "decode_utf8",
+    "decode_utf32",
+    "encode_utf8",
+    "encode_utf32",
+    "get_batch",
+    "load_text",
+    "shakespeare",
+    "split",
+    "window_starts",
+]

@@ -1,0 +1,52 @@
+"""Corpora: the bundled Shakespeare, a UTF-8 text file, or a directory of `.txt` files."""
+
+from __future__ import annotations
+
+import gzip
+from importlib import resources
+from pathlib import Path
+
+from ._errors import DataError
+
+BUNDLED = "shakespeare.txt.gz"
+
+
+def shakespeare():
+    """The bundled corpus: eight Shakespeare plays, about 1.1 million characters.
+
+    >>> text = shakespeare()
+    >>> len(text) > 1_000_000, text[:25]
+    (True, 'THE TRAGEDY OF CORIOLANUS')
+    """
+    data = resources.files("levante.data").joinpath(BUNDLED).read_bytes()
+    return gzip.decompress(data).decode("utf-8")
+
+
+def load_text(path=None):
+    """The text of a corpus: `None` for the bundled Shakespeare, a file, or a directory
+    whose `.txt` files (sorted by name) are joined with blank lines."""
+    if path is None:
+        return shakespeare()
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*.txt"))
+        if not files:
+            raise DataError(f"the directory {path} holds no .txt files")
+        text = "\n\n".join(_read(f) for f in files)
+    elif path.exists():
+        text = _read(path)
+    else:
+        raise DataError(f"no such file or directory: {path}")
+    if not text.strip():
+        raise DataError(f"the corpus {path} is empty")
+    return text
+
+
+def _read(path):
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path} is not UTF-8 text ({error.reason} at byte {error.start}); "
+                        "convert it, e.g. iconv -t utf-8") from None
+    except OSError as error:
+        raise DataError(f"cannot read {path}: {error.strerror}") from None
