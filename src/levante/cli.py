@@ -1,13 +1,23 @@
 """The `levante` command.
 
+    levante train [--layers 4 --width 128 ... | --config FILE | --resume RUN]
+    levante sample RUN --prompt "ROMEO:" --tokens 500 --temperature 0.8 --top-k 40
+    levante bench [model flags] [--json]
     levante demo                          a tour of the notation on small tensors
-    levante explain OP EXPR SHAPE...      the plan an op runs, as Python code
+    levante explain OP EXPR SHAPE...      the plan of a notation op, as Python code
+
+Every failure the user can fix ends with a one-paragraph message and a non-zero exit
+status, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
+
+EXIT_USAGE = 2
 
 
 def _shape(text):
@@ -25,6 +35,78 @@ def _sizes(pairs):
             raise SystemExit(f"levante: a size is written name=INT, not {pair!r}")
         sizes[name] = int(value)
     return sizes
+
+
+def _add_settings(parser):
+    """One flag per training setting (defaults None: the config file or the default wins)."""
+    from levante.train import HELP, TrainConfig
+
+    for field in dataclasses.fields(TrainConfig):
+        flag = "--" + field.name.replace("_", "-")
+        default = field.default
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                                help=f"{HELP[field.name]} (default: {default})")
+        else:
+            kind = {int: int, float: float}.get(type(default), str)
+            if field.name in ("lr", "min_lr", "dropout", "temperature", "weight_decay", "beta2",
+                              "clip", "validation"):
+                kind = float
+            parser.add_argument(flag, type=kind, default=None, metavar=field.name.upper(),
+                                help=f"{HELP[field.name]} (default: {default})")
+    parser.add_argument("--config", metavar="FILE", help="read settings from a TOML or JSON file")
+
+
+def _settings(args):
+    from levante.train import TrainConfig, from_mapping, read_config_file
+
+    values = read_config_file(args.config) if args.config else {}
+    for field in dataclasses.fields(TrainConfig):
+        given = getattr(args, field.name)
+        if given is not None:
+            values[field.name] = given
+    return from_mapping(values, args.config or "the command line")
+
+
+def train(args):
+    from levante.train import train as run_training
+
+    if args.resume:
+        run_training(None, resume=args.resume, steps=args.steps)
+    else:
+        run_training(_settings(args))
+    return 0
+
+
+def sample(args):
+    import jax
+
+    from levante.models import generate
+    from levante.train import load_params
+
+    settings, vocab, _, model_config, params = load_params(args.run)
+    prompt = args.prompt.encode().decode("unicode_escape") if args.escapes else args.prompt
+    ids = vocab.encode(prompt)
+    out = generate(params, model_config, ids, args.tokens, jax.random.key(args.seed),
+                   temperature=args.temperature, top_k=args.top_k or None)
+    print(prompt + vocab.decode(out))
+    return 0
+
+
+def bench(args):
+    from levante.train._bench import measure
+
+    figures = measure(_settings(args), steps=args.bench_steps)
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print(f"{figures['model']}: {figures['layers']} layers, {figures['heads']} heads, width "
+              f"{figures['width']}, block {figures['block']}, batch {figures['batch']}")
+        print(f"training: {figures['train_ms_per_step']:.2f} ms/step, "
+              f"{figures['train_tokens_per_s']:,.0f} tokens/s")
+        print(f"sampling: {figures['sample_tokens_per_s']:,.0f} tokens/s "
+              f"({figures['sample_tokens']} tokens, KV cache)")
+    return 0
 
 
 def demo(args):
@@ -53,44 +135,78 @@ def demo(args):
     ]
     for title, step in steps:
         print(f"{title:55} -> shape {step().shape}")
-    print()
-    print("The plan behind the linear layer, as levante runs it:")
+    print("\nThe plan behind the linear layer, as levante runs it:")
     print(ein.explain("dot", "b... [c1->c2]", (2, 4, 4, 3), (3, 5)))
     try:
         ein.rearrange("b (s w) c -> b s w c", np.zeros((2, 30, 3)), w=16)
     except ein.NotationError as error:
-        print("And a mistake, as levante reports it:")
-        print(f"NotationError: {error}")
+        print(f"And a mistake, as levante reports it:\nNotationError: {error}")
     return 0
 
 
 def explain(args):
     from levante import ein
 
-    try:
-        print(ein.explain(args.op, args.expression, *args.shapes, **_sizes(args.size)), end="")
-    except ein.NotationError as error:
-        print(f"levante: {error}", file=sys.stderr)
-        return 2
+    print(ein.explain(args.op, args.expression, *args.shapes, **_sizes(args.size)), end="")
     return 0
 
 
 def parser():
     root = argparse.ArgumentParser(prog="levante", description=__doc__.splitlines()[0])
     commands = root.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="a tour of the notation").set_defaults(run=demo)
+
+    tr = commands.add_parser("train", help="train a character-level model and sample from it")
+    _add_settings(tr)
+    tr.add_argument("--resume", metavar="RUN", help="continue the run in directory RUN")
+    tr.set_defaults(handler=train)
+
+    sa = commands.add_parser("sample", help="sample text from a trained run")
+    sa.add_argument("run", help="the run directory")
+    sa.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
+    sa.add_argument("--escapes", action="store_true", help=r"read \n and \t in the prompt")
+    sa.add_argument("--tokens", type=int, default=500, help="characters to sample")
+    sa.add_argument("--temperature", type=float, default=0.8, help="0 samples greedily")
+    sa.add_argument("--top-k", type=int, default=40, help="0 keeps every character")
+    sa.add_argument("--seed", type=int, default=0)
+    sa.set_defaults(handler=sample)
+
+    be = commands.add_parser("bench", help="time the training step and the sampling speed")
+    _add_settings(be)
+    be.add_argument("--json", action="store_true", help="print one JSON object")
+    be.add_argument("--bench-steps", type=int, default=50, help="timed training steps")
+    be.set_defaults(handler=bench)
+
+    commands.add_parser("demo", help="a tour of the notation").set_defaults(handler=demo)
     ex = commands.add_parser("explain", help="print the plan of a notation op as Python code")
     ex.add_argument("op", help="an op of levante.ein, e.g. dot")
     ex.add_argument("expression", help='e.g. "b [c1->c2]"')
     ex.add_argument("shapes", nargs="*", type=_shape, help="operand shapes, e.g. 2,3 3,4")
     ex.add_argument("--size", action="append", default=[], help="an axis size, e.g. h=8")
-    ex.set_defaults(run=explain)
+    ex.set_defaults(handler=explain)
     return root
+
+
+def _user_errors():
+    """The exception types that mean "the user can fix this": reported without traceback."""
+    from levante.data import DataError
+    from levante.ein import NotationError
+    from levante.models._generate import SamplingError
+    from levante.train import TrainError
+
+    return (DataError, NotationError, SamplingError, TrainError)
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        if isinstance(error, _user_errors()):
+            print(f"levante {args.command}: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        raise
 
 
 if __name__ == "__main__":

@@ -108,3 +108,17 @@ __all__ = [
     "var",
     "where",
 ]
+
+
+def _register_with_torch_compile():
+    # A process that imported torch first may compile a function whose first call is an op:
+    # load the PyTorch backend now, which registers the ops with torch.compile.
+    import sys
+
+    if "torch" in sys.modules:
+        from ._backends import load
+
+        load("torch")
+
+
+_register_with_torch_compile()

@@ -8,11 +8,13 @@ An output after `->` rearranges the result: `b q [k] h -> b h q k`.
 
 from __future__ import annotations
 
-from ._engine import run1
+import numbers
+
+from ._engine import run, run1, shapes_of
 from ._errors import NotationError
 from ._layout import compose, decompose
 from ._op import Op, check_bracket_sides, expect_count, whole
-from ._solve import Atom, Dim
+from ._solve import Atom, Dim, display, is_number
 from ._syntax import has_brackets, strip_brackets
 
 SHAPED_LIKE_INPUT = ("softmax", "log_softmax", "roll", "flip", "sort", "argsort")
@@ -33,6 +35,9 @@ class Along(Op):
         if signature.outputs is None:
             outputs = (strip_brackets(expr),) if self.name in SHAPED_LIKE_INPUT else ()
         else:
+            if len(signature.outputs) != 1:
+                raise NotationError(f"{self.name} has one output", signature.text,
+                                    whole(signature))
             outputs = (strip_brackets(signature.outputs[0]),)
         return signature.inputs, outputs, signature.input_spans
 
@@ -41,14 +46,25 @@ class Along(Op):
         (layout,) = call.inputs
         sizes = dict(call.sizes)
         x, names = decompose(w, "x0", layout, sizes, call.text)
-        marked = [n for d in layout for a in d.atoms if a.bracketed for n in [a.name]]
+        # a bracketed unit axis `1` was squeezed away by decompose: nothing runs along it
+        marked = [a.name for d in layout for a in d.atoms if a.bracketed and a.name in names]
+        if not marked:
+            raise NotationError(f"{self.name}: the bracketed axes are unit axes `1`, so there "
+                                "is nothing to work along", call.text, whole(call.signature))
         axes = [names.index(n) for n in marked]
         if self.name in ("sort", "argsort") and len(axes) != 1:
+            spans = [a.span for d in layout for a in d.atoms if a.bracketed]
             raise NotationError(f"{self.name} works along one bracketed axis", call.text,
-                                whole(call.signature))
+                                (spans[0][0], spans[-1][1]))
         if self.name in ("argmax", "argmin"):
+            kept = {a.name for d in (call.outputs[0] if call.outputs else ()) for a in d.atoms}
+            for a in (a for d in layout for a in d.atoms if a.bracketed and a.name in kept):
+                raise NotationError(f"axis `{display(a.name)}` is bracketed, so {self.name} "
+                                    "removes it, but it is also in the output", call.text, a.span)
             y, result = _arg(w, self.name, x, names, marked, sizes)
             target = call.outputs[0] if call.outputs else _arg_output(layout, marked, sizes)
+            if call.outputs and len(marked) > 1:
+                result = _name_coordinate(result, names, target, sizes)
             return [compose(w, y, result, target, sizes, call.text)]
         same = [sizes[n] for n in names]
         if self.name in ("softmax", "log_softmax"):
@@ -98,6 +114,17 @@ def _arg(w, kind, x, names, marked, sizes):
     return w.call(w.backend.stack(coords, len(rest)), coords), rest + [coordinate]
 
 
+def _name_coordinate(result, names, target, sizes):
+    """In a written output (`b [h w] c -> b c [2]`) the coordinate axis is the number of
+    its size that the input lacks."""
+    coordinate = result[-1]
+    for dim in target:
+        for a in dim.atoms:
+            if is_number(a.name) and a.name not in names and sizes[a.name] == sizes[coordinate]:
+                return result[:-1] + [a.name]
+    return result
+
+
 def _arg_output(layout, marked, sizes):
     dims, placed = [], False
     for dim in layout:
@@ -114,26 +141,38 @@ def _shifts(shift, count, call):
     if shift is None:
         raise NotationError("roll needs shift=, an int or one int per bracketed axis",
                             call.text, whole(call.signature))
-    if isinstance(shift, int):
-        return (shift,) * count
-    shift = tuple(shift)
+    if _integer(shift):
+        return (int(shift),) * count
+    if not isinstance(shift, tuple) or not all(_integer(s) for s in shift):
+        raise NotationError(f"roll needs shift=, an int or one int per bracketed axis, not "
+                            f"{shift!r}", call.text, whole(call.signature))
     if len(shift) != count:
         raise NotationError(f"roll got {len(shift)} shifts for {count} bracketed axes",
                             call.text, whole(call.signature))
     return shift
 
 
+def _whole_text(expression):
+    return (0, max(1, len(expression))) if isinstance(expression, str) else None
+
+
+def _integer(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 _OPS = {}
 
 
-def along(kind, expression, tensor, options=(), **sizes):
+def along(kind, expression, tensor, more=(), options=(), sizes=None):
     op = _OPS.get(kind)
     if op is None:
         op = _OPS[kind] = Along(kind)
-    return run1(op, expression, tensor, sizes, options)
+    if more:  # too many operands: let the engine say so
+        return run(op, expression, (tensor, *more), sizes or {}, options)
+    return run1(op, expression, tensor, sizes or {}, options)
 
 
-def softmax(expression, tensor, **sizes):
+def softmax(expression, tensor, /, *more, **sizes):
     """Softmax over the bracketed axes: y = exp(x) / Σ exp(x), computed stably.
 
     >>> import numpy as np
@@ -141,10 +180,10 @@ def softmax(expression, tensor, **sizes):
     >>> ein.softmax("b q [k]", np.zeros((1, 2, 4)))[0, 0]
     array([0.25, 0.25, 0.25, 0.25])
     """
-    return along("softmax", expression, tensor, **sizes)
+    return along("softmax", expression, tensor, more, (), sizes)
 
 
-def log_softmax(expression, tensor, **sizes):
+def log_softmax(expression, tensor, /, *more, **sizes):
     """Log-softmax over the bracketed axes: y = x - logsumexp(x).
 
     >>> import numpy as np
@@ -152,10 +191,10 @@ def log_softmax(expression, tensor, **sizes):
     >>> ein.log_softmax("b [k]", np.zeros((1, 2)))
     array([[-0.69314718, -0.69314718]])
     """
-    return along("log_softmax", expression, tensor, **sizes)
+    return along("log_softmax", expression, tensor, more, (), sizes)
 
 
-def roll(expression, tensor, shift, **sizes):
+def roll(expression, tensor, /, shift=None, **sizes):
     """Roll the bracketed axes by `shift`: y[i] = x[i - shift] (wrapping around).
 
     >>> import numpy as np
@@ -163,11 +202,22 @@ def roll(expression, tensor, shift, **sizes):
     >>> ein.roll("b [t]", np.arange(4)[None], shift=1)
     array([[3, 0, 1, 2]])
     """
-    shift = shift if isinstance(shift, int) else tuple(shift)
-    return along("roll", expression, tensor, (("shift", shift),), **sizes)
+    if isinstance(shift, list):
+        shift = tuple(shift)
+    # made plain ints here, before the plan cache: its keys compare with ==, and 1.0 == 1,
+    # so a float shift would otherwise reuse the plan of an int one and skip the check
+    if _integer(shift):
+        shift = int(shift)
+    elif isinstance(shift, tuple) and all(_integer(s) for s in shift):
+        shift = tuple(int(s) for s in shift)
+    elif shift is not None:
+        raise NotationError(f"roll needs shift=, an int or one int per bracketed axis, not "
+                            f"{shift!r}", expression, _whole_text(expression),
+                            shapes_of((tensor,)), sizes)
+    return along("roll", expression, tensor, (), (("shift", shift),), sizes)
 
 
-def flip(expression, tensor, **sizes):
+def flip(expression, tensor, /, *more, **sizes):
     """Reverse the bracketed axes: y[i] = x[n - 1 - i].
 
     >>> import numpy as np
@@ -175,10 +225,10 @@ def flip(expression, tensor, **sizes):
     >>> ein.flip("b [t]", np.arange(3)[None])
     array([[2, 1, 0]])
     """
-    return along("flip", expression, tensor, **sizes)
+    return along("flip", expression, tensor, more, (), sizes)
 
 
-def sort(expression, tensor, **sizes):
+def sort(expression, tensor, /, *more, **sizes):
     """Sort along the one bracketed axis, ascending.
 
     >>> import numpy as np
@@ -186,10 +236,10 @@ def sort(expression, tensor, **sizes):
     >>> ein.sort("[t]", np.array([3, 1, 2]))
     array([1, 2, 3])
     """
-    return along("sort", expression, tensor, **sizes)
+    return along("sort", expression, tensor, more, (), sizes)
 
 
-def argsort(expression, tensor, **sizes):
+def argsort(expression, tensor, /, *more, **sizes):
     """The indices that sort the one bracketed axis.
 
     >>> import numpy as np
@@ -197,10 +247,10 @@ def argsort(expression, tensor, **sizes):
     >>> ein.argsort("[t]", np.array([3, 1, 2]))
     array([1, 2, 0])
     """
-    return along("argsort", expression, tensor, **sizes)
+    return along("argsort", expression, tensor, more, (), sizes)
 
 
-def argmax(expression, tensor, **sizes):
+def argmax(expression, tensor, /, *more, **sizes):
     """Index of the largest entry along the bracketed axes (the first one on ties).
 
     One bracketed axis disappears; several become a coordinate axis, in bracket order.
@@ -212,10 +262,10 @@ def argmax(expression, tensor, **sizes):
     >>> ein.argmax("[h w]", np.array([[1, 2], [9, 3]]))
     array([1, 0])
     """
-    return along("argmax", expression, tensor, **sizes)
+    return along("argmax", expression, tensor, more, (), sizes)
 
 
-def argmin(expression, tensor, **sizes):
+def argmin(expression, tensor, /, *more, **sizes):
     """Index of the smallest entry along the bracketed axes (the first one on ties).
 
     >>> import numpy as np
@@ -223,4 +273,4 @@ def argmin(expression, tensor, **sizes):
     >>> ein.argmin("b [t]", np.array([[4, 0, 2]]))
     array([1])
     """
-    return along("argmin", expression, tensor, **sizes)
+    return along("argmin", expression, tensor, more, (), sizes)

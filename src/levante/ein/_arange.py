@@ -6,6 +6,7 @@ from ._engine import run
 from ._errors import NotationError
 from ._layout import compose
 from ._op import Op, expect_count, whole
+from ._solve import is_number
 
 
 class Arange(Op):
@@ -22,7 +23,9 @@ class Arange(Op):
         (layout,) = call.outputs
         sizes = call.sizes
         marked = [a.name for d in layout for a in d.atoms if a.bracketed]
-        vector = [a.name for d in layout for a in d.atoms if not a.bracketed]
+        # a unit axis `1` carries no coordinate: 'h 1 w [2]' has two
+        vector = [a.name for d in layout for a in d.atoms
+                  if not a.bracketed and not (is_number(a.name) and sizes[a.name] == 1)]
         dtype = dict(call.options).get("dtype", "int32")
         if not marked:
             if len(vector) != 1:
@@ -49,7 +52,7 @@ _ARANGE = Arange()
 _BACKENDS = ("numpy", "jax", "torch")
 
 
-def arange(expression, backend="numpy", dtype="int32", **sizes):
+def arange(expression, /, *tensors, backend="numpy", dtype="int32", **sizes):
     """Coordinates over the unbracketed axes, stacked along the bracketed one.
 
     y[i₁, ..., iₙ, k] = iₖ; with no bracket and one axis, a plain range.
@@ -64,4 +67,5 @@ def arange(expression, backend="numpy", dtype="int32", **sizes):
         raise NotationError(f"unknown backend {backend!r}: choose one of {_BACKENDS}", expression)
     if dtype not in ("int32", "int64", "float32"):
         raise NotationError(f"arange makes int32, int64 or float32, not {dtype!r}", expression)
-    return run(_ARANGE, expression, (), sizes, (("backend", backend), ("dtype", dtype)))
+    # tensors are an error (arange makes its own), reported by the engine with the context
+    return run(_ARANGE, expression, tensors, sizes, (("backend", backend), ("dtype", dtype)))

@@ -74,8 +74,12 @@ class Elementwise(Op):
                         "an elementwise op keeps every axis; reduce it first", call.text, span)
         joint = [n for n in wanted if any(n in have for _, have in flat)]
         aligned = [_align(w, x, have, joint, call.sizes) for x, have in flat]
-        shape = [call.sizes[n] for n in joint] if joint else None
-        y = w.call(w.backend.elementwise(self.name, aligned), aligned, shape)
+        text = w.backend.elementwise(self.name, aligned)
+        if joint:
+            y = w.call(text, aligned, [call.sizes[n] for n in joint])
+        else:
+            # operands without axes may all be Python numbers, whose result has no .reshape
+            y = w.call(f"{w.backend.xp}.asarray({text})", aligned, ())
         return [compose(w, y, joint, target, call.sizes, call.text)]
 
 

@@ -104,6 +104,21 @@ def shapes_of(tensors):
     return tuple(shapes)
 
 
+def _operand_span(expression, index):
+    """Where operand `index` is written in `expression` (the whole text where unclear)."""
+    try:
+        spans = parse(expression).input_spans
+    except NotationError:
+        spans = ()
+    if index < len(spans):
+        return spans[index]
+    return (0, max(1, len(expression))) if isinstance(expression, str) else None
+
+
+def _shown_shapes(tensors):
+    return [type(t).__name__ if kind_of(t) == "?" else shapes_of([t])[0] for t in tensors]
+
+
 def choose_backend(tensors, expression, sizes, options):
     kinds = set()
     for i, t in enumerate(tensors):
@@ -112,14 +127,15 @@ def choose_backend(tensors, expression, sizes, options):
             raise NotationRankError(
                 f"operand {i + 1} is a {type(t).__name__}, not a tensor: pass a NumPy, JAX or "
                 "PyTorch tensor (np.asarray(...) converts lists), a Python number, or a "
-                "callable that makes the tensor from its shape", expression, None,
-                shapes_of([u for u in tensors if kind_of(u) != "?"]), sizes)
+                "callable that makes the tensor from its shape", expression,
+                _operand_span(expression, i), _shown_shapes(tensors), sizes)
         if kind is not None:
+            if kinds and kind not in kinds and "torch" in kinds | {kind}:
+                raise NotationError(
+                    f"operands mix {' and '.join(sorted(kinds | {kind}))} tensors; convert them "
+                    "to one library first (torch.as_tensor(...) or np.asarray(...))",
+                    expression, _operand_span(expression, i), _shown_shapes(tensors), sizes)
             kinds.add(kind)
-    if "torch" in kinds and len(kinds) > 1:
-        raise NotationError(
-            f"operands mix {' and '.join(sorted(kinds))} tensors; convert them to one library "
-            "first (torch.as_tensor(...) or np.asarray(...))", expression)
     if "jax" in kinds:
         return "jax"
     if kinds:
@@ -165,5 +181,10 @@ def _with_factories(op, expression, tensors, sizes, options):
     for i, t in enumerate(tensors):
         if is_factory(t):
             shape = tuple(dim_size(d, resolved.sizes) for d in resolved.inputs[i])
-            made[i] = call_factory(t, shape, op.name, expression, i, resolved, tensors)
+            try:
+                made[i] = call_factory(t, shape, op.name, expression, i, resolved, tensors)
+            except NotationError as error:
+                shown = ["factory" if s is None else s for s in shapes]
+                raise type(error)(error.reason, expression, spans[i] if i < len(spans) else None,
+                                  shown, sizes) from None
     return run(op, expression, tuple(made), sizes, options)

@@ -54,7 +54,12 @@ class Index(Op):
         count = len(call.inputs) - (2 if self.writes else 1)
         index_layouts = call.inputs[1:1 + count]
         x, x_names = decompose(w, "x0", call.inputs[0], sizes, text)
-        indexed = [a.name for d in call.inputs[0] for a in d.atoms if a.bracketed]
+        # a bracketed unit axis `1` was squeezed away by decompose: there is nothing to index
+        indexed = [a.name for d in call.inputs[0] for a in d.atoms
+                   if a.bracketed and a.name in x_names]
+        if not indexed:
+            raise NotationError(f"{self.name}: the bracketed axes are unit axes `1`; bracket "
+                                "the axes to index", text, whole(call.signature))
         coords, vector = _coordinates(w, index_layouts, indexed, sizes, text)
         batch = [n for n in x_names if n not in indexed and n in vector]
         rest = [n for n in x_names if n not in indexed and n not in vector]
@@ -86,8 +91,10 @@ class Index(Op):
 def _implied_read(tensor, index_exprs):
     """`b [t] c, b i` reads as `b i c`: the index axes replace the bracketed ones."""
     have = {a.name for a in atoms(tensor) if hasattr(a, "name") and not a.bracketed}
-    new = [n for e in index_exprs for n in strip_brackets(e)
-           if not any(getattr(a, "bracketed", False) for a in atoms((n,)))
+    # the coordinate axis (`b p [2]`) is consumed by the read: test for brackets before
+    # stripping them
+    new = [strip_brackets((n,))[0] for e in index_exprs for n in e
+           if not has_brackets((n,))
            and not ({getattr(a, "name", None) for a in atoms((n,))} & have)]
     out, placed = [], False
     for node in tensor:
@@ -115,6 +122,8 @@ def _coordinates(w, layouts, indexed, sizes, text):
                 f"the coordinate axis of the indices must be one bracketed axis of size "
                 f"{len(indexed)}, one entry per indexed axis", text, whole_span(layouts[0]))
         (x, names), coordinate = flat[0], marked[0][0]
+        if coordinate not in names:  # a coordinate axis `[1]` was squeezed: x is the index
+            return [x], names
         vector = [n for n in names if n != coordinate]
         x = w.transpose(x, [names.index(n) for n in vector + [coordinate]])
         lead = ", ".join([":"] * len(vector)) if vector else "..."

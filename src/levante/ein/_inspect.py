@@ -50,8 +50,9 @@ def solve(expression, *tensors, **sizes):
                 if is_number(name) or name.startswith(ANONYMOUS):
                     continue
                 base, _, position = display(name).partition(".")
-                if position:
-                    found.setdefault(base, {})[int(position)] = call.sizes[name]
+                if position:  # `1.0` under nested ellipses: sizes in row-major order
+                    index = tuple(int(p) for p in position.split("."))
+                    found.setdefault(base, {})[index] = call.sizes[name]
                 else:
                     found[base] = call.sizes[name]
     return {k: tuple(v[i] for i in sorted(v)) if isinstance(v, dict) else v
@@ -103,7 +104,7 @@ def explain(op, expression, *shapes_or_tensors, backend=None, **sizes):
     name = op if isinstance(op, str) else getattr(op, "__name__", "")
     spec, options = _registry.op_for(name, sizes)
     tensors = [t for t in shapes_or_tensors if not isinstance(t, (tuple, list))]
-    shapes = tuple(tuple(t) if isinstance(t, (tuple, list)) else tuple(t.shape)
+    shapes = tuple(tuple(t) if isinstance(t, (tuple, list)) else tuple(getattr(t, "shape", ()))
                    for t in shapes_or_tensors)
     if backend is None:
         backend = choose_backend(tensors, expression, sizes, options) if tensors else "numpy"

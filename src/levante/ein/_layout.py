@@ -8,6 +8,8 @@ operand lacks, a reshape into compositions. Every op plans through these two.
 
 from __future__ import annotations
 
+import re
+
 from ._errors import NotationError
 from ._solve import display, is_number
 
@@ -69,7 +71,7 @@ def compose(w, x, names, layout, sizes, text):
         lost = next(n for n in names if n not in wanted)
         raise NotationError(
             f"axis `{display(lost)}` of an operand is missing from the output: name it there, "
-            "or use a reduction to remove it", text)
+            "or use a reduction to remove it", text, written_span(text, lost))
     x = w.transpose(x, order)
     present = [n for n in wanted if n in names]
     if len(present) != len(wanted):
@@ -77,6 +79,23 @@ def compose(w, x, names, layout, sizes, text):
         x = w.reshape(x, with_units)
         x = w.broadcast_to(x, sizes_of(wanted, sizes))
     return w.reshape(x, [_dim_size(dim, sizes) for dim in layout])
+
+
+def written_span(text, name):
+    """Where the user first wrote axis `name` (the whole text where that is unclear)."""
+    if is_number(name):
+        value, _, at = name.partition("@")
+        if at.isdigit():
+            return (int(at), int(at) + len(value))
+    elif name.startswith("..."):
+        found = re.search(r"\.\.\.", text)
+        return found.span() if found else (0, max(1, len(text)))
+    else:
+        base = re.escape(name.split(".")[0])
+        found = re.search(rf"(?<![A-Za-z0-9_]){base}(?![A-Za-z0-9_])", text)
+        if found:
+            return found.span()
+    return (0, max(1, len(text)))
 
 
 def _dim_size(dim, sizes):

@@ -16,7 +16,7 @@ import functools
 import re
 
 from ._errors import NotationSyntaxError
-from ._syntax import ANONYMOUS, Arrow, Axis, Concat, Ellipsis_, Group, Number, Signature
+from ._syntax import ANONYMOUS, Arrow, Axis, Concat, Ellipsis_, Group, Number, Signature, walk
 
 _TOKEN = re.compile(r"\s*(?:([A-Za-z_][A-Za-z0-9_]*)|([0-9]+)|(->|\.\.\.|[()\[\],+]))")
 
@@ -139,6 +139,9 @@ class _Parser:
             inner = nodes[0]
             if isinstance(inner, Ellipsis_):
                 self.error("an ellipsis cannot follow an ellipsis", (start, token[3]))
+            if not any(isinstance(n, (Axis, Number)) for n in walk((inner,))):
+                self.error("`...` after `()` repeats nothing: put an axis inside",
+                           (start, token[3]))
             return [Ellipsis_(inner, (start, token[3]))]
         return nodes
 
@@ -153,7 +156,8 @@ class _Parser:
                 terms.append(self.expression(bracketed, closers=(")", "+")))
                 continue
             if token[0] != ")":
-                self.error(f"expected ')' but found {token[1]!r}", token[2:4])
+                # the expression inside stopped at ']', ',' or '->': this '(' never closes
+                self.error("unbalanced '(': it is never closed", (start, start + 1))
             stop = self.take()[3]
             if len(terms) == 1:
                 return Group(terms[0], (start, stop))
@@ -167,7 +171,7 @@ class _Parser:
             self.take()
             right = self.expression(True, closers=("]",))
             token = self.peek()
-        if token is None:
+        if token is None or token[0] == ",":
             self.error("unbalanced '[': it is never closed", (start, start + 1))
         if token[0] != "]":
             self.error(f"expected ']' but found {token[1]!r}", token[2:4])
@@ -177,7 +181,6 @@ class _Parser:
         return list(left)
 
 
-@functools.lru_cache(maxsize=4096)
 def parse(text):
     """Parse an expression string into a `Signature` (cached by string).
 
@@ -185,9 +188,15 @@ def parse(text):
     >>> len(sig.inputs), len(sig.outputs)
     (2, 1)
     """
+    # checked before the cache, which would fail on an unhashable non-string ([], {})
     if not isinstance(text, str):
         raise NotationSyntaxError(
             f"an expression is a string, not {type(text).__name__}: "
             'write for example ein.sum("a [b]", x)'
         )
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(text):
     return _Parser(text).signature()

@@ -7,7 +7,7 @@ neither is an error: `sum("a b", x)` would silently return `x`.
 
 from __future__ import annotations
 
-from ._engine import run1
+from ._engine import run, run1
 from ._errors import NotationError
 from ._layout import compose, decompose
 from ._op import Op, check_bracket_sides, expect_count, layout_names, whole
@@ -101,7 +101,9 @@ _KEEP = (("keepdims", True),)
 def _make(kind, equation):
     op = Reduce(kind)
 
-    def reduction(expression, tensor, keepdims=False, **sizes):
+    def reduction(expression, tensor, /, *more, keepdims=False, **sizes):
+        if more:  # too many operands: let the engine say so
+            return run(op, expression, (tensor, *more), sizes, _KEEP if keepdims else ())
         return run1(op, expression, tensor, sizes, _KEEP if keepdims else ())
 
     reduction.__name__ = reduction.__qualname__ = kind

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from ._errors import NotationRankError, NotationSizeError
-from ._syntax import ANONYMOUS, Axis, Concat, Ellipsis_, Group, Number, walk
+from ._errors import NotationError, NotationRankError, NotationSizeError
+from ._syntax import ANONYMOUS, Arrow, Axis, Concat, Ellipsis_, Group, Number, walk
 
 
 class Atom(NamedTuple):
@@ -65,11 +65,11 @@ def _solve_depths(text, operands, ranks, spans, depths):
             unknown, known = {}, 0
             for n in nodes:
                 if isinstance(n, Ellipsis_):
-                    key = _ellipsis_names(n)[0]
-                    if key in depths:
-                        known += depths[key]
+                    depth = _known_depth(text, n, depths)
+                    if depth is not None:
+                        known += depth
                     else:
-                        unknown.setdefault(key, []).append(n)
+                        unknown.setdefault(_ellipsis_names(n)[0], []).append(n)
             free = rank - fixed - known
             if not unknown:
                 if free != 0:
@@ -91,6 +91,26 @@ def _solve_depths(text, operands, ranks, spans, depths):
             f"operand {i + 1} has rank {ranks[i]} but holds several ellipses of unknown length; "
             "give the length of one of them as a keyword, e.g. s=(4, 4)",
             text, spans[i])
+
+
+def _known_depth(text, node, depths):
+    """The repeat count of `node` if any of its names has one; it then applies to all.
+
+    In `(s ds)...` a length given for `ds` (ds=(2, 2)) is also the length of `s...`.
+    """
+    names = _ellipsis_names(node)
+    found = {depths[n] for n in names if n in depths}
+    if not found:
+        return None
+    if len(found) > 1:
+        raise NotationRankError(
+            "the axes repeated by one ellipsis were given different lengths: "
+            + ", ".join(f"{n}... has {depths[n]}" for n in names if n in depths),
+            text, node.span)
+    (depth,) = found
+    for name in names:
+        depths[name] = depth
+    return depth
 
 
 def _rank_error(text, span, index, nodes, rank, needed):
@@ -134,6 +154,9 @@ def _expand_node(node, depths, suffix, text):
         for i in range(depths[key]):
             items.extend(_expand_node(node.inner, depths, f"{suffix}.{i}", text))
         return items
+    if isinstance(node, Arrow):
+        raise NotationError("`->` inside brackets is the shorthand of ein.dot ('b [c1->c2]'); "
+                            "other ops take no arrow there", text, node.span)
     raise TypeError(node)
 
 
@@ -275,12 +298,18 @@ def resolve(text, inputs, outputs, shapes, sizes, spans, out_spans=None):
     `shapes[i]` is None for an operand whose shape is unknown (a tensor factory).
     """
     depths = {}
-    known = given_sizes(sizes, depths)
+    try:
+        known = given_sizes(sizes, depths)
+    except NotationSizeError as error:
+        name = next((n for n in sizes if f"`{n}`" in error.reason), None)
+        raise NotationSizeError(error.reason, text, _written_span(text, inputs, outputs, name)
+                                ) from None
     ranks = [None if s is None else len(s) for s in shapes]
     _solve_depths(text, list(inputs), ranks, list(spans), depths)
     in_layouts = tuple(expand(nodes, depths, text) for nodes in inputs)
     out_layouts = tuple(expand(nodes, depths, text) for nodes in outputs)
-    _check_names(text, in_layouts + out_layouts, known, sizes)
+    _check_ellipsis_names(text, in_layouts + out_layouts)
+    _check_names(text, in_layouts + out_layouts, known, sizes, inputs + tuple(outputs))
     for layout in in_layouts + out_layouts:
         for dim in layout:
             for atom in dim.atoms:
@@ -297,10 +326,38 @@ def resolve(text, inputs, outputs, shapes, sizes, spans, out_spans=None):
     return Resolved(in_layouts, out_layouts, known)
 
 
-def _check_names(text, layouts, known, sizes):
+def _check_ellipsis_names(text, layouts):
+    """`a` and `a...` in one expression would share one keyword size and one solved entry."""
+    atoms = [a for layout in layouts for d in layout for a in d.atoms if not is_number(a.name)]
+    plain = {a.name for a in atoms if "." not in a.name}
+    for a in atoms:
+        base = a.name.split(".")[0]
+        if "." in a.name and base in plain:
+            raise NotationRankError(
+                f"`{base}` names both an axis and the ellipsis `{base}...`: rename one of them",
+                text, a.span)
+
+
+def _written_span(text, expressions, outputs, name):
+    """Where axis `name` (or the named ellipsis `name...`) is written; else the whole text."""
+    for nodes in tuple(expressions) + tuple(outputs):
+        for node in walk(nodes):
+            if isinstance(node, Ellipsis_) and name in _ellipsis_names(node):
+                return node.span
+            if isinstance(node, Axis) and node.name == name:
+                return node.span
+    return (0, max(1, len(text)))
+
+
+def _check_names(text, layouts, known, sizes, expressions=()):
     present = {a.name for layout in layouts for d in layout for a in d.atoms}
     for name in sizes:
         if name in present:
+            if isinstance(sizes[name], (tuple, list)):
+                raise NotationSizeError(
+                    f"`{name}` is a single axis but was given the sizes {tuple(sizes[name])}; "
+                    f"give one size, or write the named ellipsis `{name}...`",
+                    text, _written_span(text, expressions, (), name))
             continue
         if any(p.startswith(name + ".") for p in present):
             continue
@@ -308,4 +365,4 @@ def _check_names(text, layouts, known, sizes):
                                     if not is_number(p)})) or "none"
         raise NotationSizeError(
             f"a size was given for `{name}`, which the expression does not name "
-            f"(its axes: {written})", text)
+            f"(its axes: {written})", text, (0, max(1, len(text))))

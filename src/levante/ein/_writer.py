@@ -38,6 +38,9 @@ class Writer:
         source = self.reshaped.get(x, x)
         if self.shapes.get(source) == shape:
             return source
+        if source in self.arguments and self.shapes.get(source) == ():
+            # a Python number operand has no .reshape: make it a tensor of the backend first
+            source = self.let(f"{self.backend.xp}.asarray({source})", [source], ())
         name = self.let(self.backend.reshape(source, shape), [source], shape)
         self.reshaped[name] = source
         return name

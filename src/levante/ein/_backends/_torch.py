@@ -97,3 +97,23 @@ class TorchBackend(Backend):
 
 
 BACKEND = TorchBackend()
+
+
+def _register_with_torch_compile():
+    """Let torch.compile record each op as one call in its graph, as einops does.
+
+    Dynamo then does not trace the engine's Python, which on a first call builds a plan with
+    `exec` and would break the graph; AOTAutograd runs the op on fake tensors instead, so
+    the compiled graph holds exactly the plan's torch calls. This imports torch._dynamo
+    (about a second, once) the first time a PyTorch tensor reaches the notation.
+    """
+    import sys
+
+    from .._registry import NAMES
+
+    ein = sys.modules[__name__.rsplit(".", 2)[0]]
+    for name in NAMES:
+        torch.compiler.allow_in_graph(getattr(ein, name))
+
+
+_register_with_torch_compile()

@@ -1,0 +1,139 @@
+"""A GPT (Radford et al. 2018/2019) for characters or tokens, in the shape of nanoGPT:
+
+    x = Embed(ids) (+ learned positions)
+    x = Block(x) × layers             # pre-norm, attention + feed-forward, residuals
+    logits = Norm(x) Eᵀ                # read-out tied to the embedding, or its own matrix
+
+`positions="rotary"` rotates queries and keys (RoPE) instead of adding learned position
+vectors; `gated=True` uses GeGLU (or SwiGLU with activation="silu"), `norm="rms"` RMSNorm:
+together the Llama-style variant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+from levante import metrics, nets
+from levante.core import init as initializers
+from levante.core import trace, validate
+
+
+class ConfigError(ValueError):
+    """A model configuration that cannot work, with the setting to change."""
+
+
+@dataclasses.dataclass(frozen=True)
+class GPTConfig:
+    """Hyper-parameters of a GPT; `vocab` is set from the data."""
+
+    vocab: int = 65
+    layers: int = 4
+    heads: int = 4
+    width: int = 128
+    block: int = 64  # the longest context
+    dropout: float = 0.0
+    positions: str = "learned"  # or "rotary"
+    gated: bool = False
+    norm: str = "layer"  # or "rms"
+    activation: str = "gelu"
+    tie: bool = True  # read-out shares the embedding table
+    bias: bool = True
+
+    def __post_init__(self):
+        if self.width % self.heads:
+            raise ConfigError(f"heads ({self.heads}) must divide width ({self.width})")
+        if (self.width // self.heads) % 2 and self.positions == "rotary":
+            raise ConfigError("rotary positions need an even head width (width / heads)")
+        if self.positions not in ("learned", "rotary"):
+            raise ConfigError(f"positions is 'learned' or 'rotary', not {self.positions!r}")
+        if self.norm not in ("layer", "rms"):
+            raise ConfigError(f"norm is 'layer' or 'rms', not {self.norm!r}")
+        for name in ("vocab", "layers", "heads", "width", "block"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout is a probability in [0, 1), not {self.dropout}")
+
+
+def forward(params, config, ids, cache=None, key=None, training=False):
+    """Logits `b t vocab` for ids `b t`; with `cache` (from `init_cache`), `(logits, cache)`.
+
+    >>> import jax, jax.numpy as jnp
+    >>> config = GPTConfig(vocab=10, layers=1, heads=2, width=8, block=16)
+    >>> params = init(config, jax.random.key(0))
+    >>> forward(params, config, jnp.zeros((2, 5), jnp.int32)).shape
+    (2, 5, 10)
+    """
+    length = ids.shape[1]
+    offset = 0 if cache is None else cache[0]["index"]
+    if cache is None and length > config.block:
+        raise ConfigError(f"{length} tokens exceed the context of {config.block} (block)")
+    x = nets.embedding(params["embed"], ids, config.vocab, config.width)  # b t c
+    if config.positions == "learned":
+        table = validate(params["positions"], (config.block, config.width),
+                         init=initializers.normal(0.02))
+        x = x + jax.lax.dynamic_slice_in_dim(table, offset, length)[None]
+    keys = [None] * config.layers if key is None else list(jax.random.split(key, config.layers))
+    new_cache = []
+    for i in range(config.layers):
+        x = nets.transformer_block(
+            params["blocks"][i], x, heads=config.heads, gated=config.gated, norm=config.norm,
+            activation=config.activation, cache=None if cache is None else cache[i],
+            rope=config.positions == "rotary", bias=config.bias, dropout=config.dropout,
+            key=keys[i], training=training)
+        if cache is not None:
+            x, layer_cache = x
+            new_cache.append(layer_cache)
+    normalize = nets.layer_norm if config.norm == "layer" else nets.rms_norm
+    x = normalize(params["norm"], x)
+    if config.tie:
+        logits = nets.embedding_readout(params["embed"], x, config.vocab)
+    else:
+        logits = nets.linear(params["head"], x, config.vocab, bias=False)
+    return logits if cache is None else (logits, new_cache)
+
+
+def init(config, key):
+    """The parameters of a GPT, made by `lv.trace` (path-stable: see levante.core).
+
+    >>> import jax
+    >>> from levante.core import count
+    >>> count(init(GPTConfig(), jax.random.key(0)))
+    809856
+    """
+    ids = jnp.zeros((1, config.block), jnp.int32)
+    return trace(lambda params, ids: forward(params, config, ids), key, ids)
+
+
+def init_cache(config, batch, length=None, dtype=jnp.float32):
+    """One empty KV cache per layer, each holding `length` (default: block) positions."""
+    length = config.block if length is None else length
+    return [nets.init_cache(batch, length, config.heads, config.width // config.heads, dtype)
+            for _ in range(config.layers)]
+
+
+def loss(params, config, ids, targets, key=None, training=False):
+    """Mean cross-entropy of the next-token predictions."""
+    logits = forward(params, config, ids, key=key, training=training)
+    return metrics.cross_entropy(logits, targets)
+
+
+def prefill(params, config, ids):
+    """Run the prompt `b t` through a fresh cache: (logits of its last position, cache)."""
+    cache = init_cache(config, ids.shape[0])
+    logits, cache = forward(params, config, ids, cache=cache)
+    return logits[:, -1], cache
+
+
+def step(params, config, token, cache):
+    """One decoding step for `token` (`b`): (logits `b vocab`, cache)."""
+    logits, cache = forward(params, config, token[:, None], cache=cache)
+    return logits[:, 0], cache
+
+
+def capacity(config):
+    """How many positions one cache holds."""
+    return config.block

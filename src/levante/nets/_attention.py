@@ -1,0 +1,162 @@
+"""Multi-head attention (Vaswani et al. 2017) with an optional KV cache.
+
+    Attention(Q, K, V) = softmax(Q Kᵀ / sqrt(d_head) + mask) V,   per head
+
+Q, K, V are linear projections of the query, key and value inputs, split into `heads`
+heads of `d_head = width / heads` features (`b t (h c)`); the heads' outputs are joined and
+projected back. Masks are boolean, True = may attend, broadcastable to `b h q k`. A causal
+mask is aligned bottom-right: with 3 queries over 5 keys, query i sees keys up to i + 2
+(the queries are the last positions). A row with no visible key outputs zeros, not NaN.
+
+With `cache=` (from `init_cache`), the new keys and values are written into the cache at
+its index (`lax.dynamic_update_slice`), queries and keys take their absolute positions
+(for RoPE and the causal mask), slots not yet written never receive weight, and the call
+returns `(out, new_cache)`. Prefilling with a chunk and then decoding token by token gives
+the outputs of the full uncached pass.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from levante import ein
+
+from ._errors import NetsError
+from ._linear import linear
+from ._rope import rope as rotate
+
+
+def init_cache(batch, length, heads, head_dim, dtype=jnp.float32):
+    """An empty KV cache: keys and values `b length h c`, and the write index 0.
+
+    >>> cache = init_cache(2, 16, 4, 8)
+    >>> cache["keys"].shape, int(cache["index"])
+    ((2, 16, 4, 8), 0)
+    """
+    zeros = jnp.zeros((batch, length, heads, head_dim), dtype)
+    return {"keys": zeros, "values": zeros, "index": jnp.zeros((), jnp.int32)}
+
+
+def masked_softmax(scores, mask):
+    """softmax over the last axis where `mask` is True; rows with nothing visible give 0."""
+    if mask is None:
+        return jax.nn.softmax(scores, axis=-1)
+    scores = jnp.where(mask, scores, -jnp.inf)
+    peak = jnp.max(scores, axis=-1, keepdims=True)
+    peak = jnp.where(jnp.isfinite(peak), peak, 0.0)  # a fully masked row
+    weights = jnp.exp(scores - jax.lax.stop_gradient(peak))
+    total = jnp.sum(weights, axis=-1, keepdims=True)
+    return weights / jnp.where(total == 0, 1.0, total)
+
+
+def dot_product_attention(q, k, v, mask=None):
+    """softmax(q kᵀ / sqrt(c)) v for `b q h c` queries and `b k h c` keys and values.
+
+    >>> import jax.numpy as jnp
+    >>> q = k = v = jnp.ones((1, 3, 2, 4))
+    >>> dot_product_attention(q, k, v).shape
+    (1, 3, 2, 4)
+    """
+    q = q * jnp.asarray(1.0 / np.sqrt(q.shape[-1]), q.dtype)
+    scores = ein.dot("b q h c, b k h c -> b h q k", q, k)
+    weights = masked_softmax(scores.astype(jnp.promote_types(scores.dtype, jnp.float32)),
+                             mask).astype(v.dtype)
+    return ein.dot("b h q k, b k h c -> b q h c", weights, v)
+
+
+def _positions(query_length, key_length, cache_index):
+    """Absolute positions of the queries and the keys."""
+    if cache_index is None:
+        # bottom-right: the queries are the last `query_length` of the keys' positions
+        return jnp.arange(query_length) + (key_length - query_length), jnp.arange(key_length)
+    return jnp.arange(query_length) + cache_index, jnp.arange(key_length)
+
+
+def _combine(mask, visible):
+    if mask is None:
+        return visible
+    mask = jnp.asarray(mask)
+    if mask.dtype != jnp.bool_:
+        raise NetsError(f"attention masks are boolean (True = attend); got {mask.dtype}. "
+                        "Convert an additive mask with mask == 0")
+    return mask if visible is None else jnp.logical_and(mask, visible)
+
+
+def _write(cache, keys, values):
+    index, length, steps = cache["index"], cache["keys"].shape[1], keys.shape[1]
+    if not isinstance(index, jax.core.Tracer) and int(index) + steps > length:
+        raise NetsError(f"the KV cache holds {length} positions; writing {steps} at index "
+                        f"{int(index)} would pass its end: make the cache longer")
+    at = (0, index, 0, 0)
+    new = {"keys": jax.lax.dynamic_update_slice(cache["keys"], keys.astype(cache["keys"].dtype),
+                                                at),
+           "values": jax.lax.dynamic_update_slice(cache["values"],
+                                                  values.astype(cache["values"].dtype), at),
+           "index": index + steps}
+    return new, index + steps > length
+
+
+def attention(params, query, key=None, value=None, *, heads, mask=None, causal=True,
+              cache=None, rope=None, bias=True):
+    """Multi-head attention of `query` (`b q c`) over `key`/`value` (`b k c`, default
+    `query`). Returns `b q c`, or `(out, new_cache)` with `cache=`.
+
+    `rope=True` (or a dict of `rope` settings) rotates queries and keys at their absolute
+    positions. Under `jit`, writing past the end of the cache cannot raise: the output is
+    then NaN, never silently wrapped around.
+
+    >>> import jax.numpy as jnp
+    >>> import levante as lv
+    >>> x = jnp.ones((2, 5, 16))
+    >>> params = lv.trace(attention, 0, x, heads=4)
+    >>> sorted(params), attention(params, x, heads=4).shape
+    (['key', 'out', 'query', 'value'], (2, 5, 16))
+    """
+    key = query if key is None else key
+    value = key if value is None else value
+    width = query.shape[-1]
+    if width % heads:
+        raise NetsError(f"attention: heads={heads} must divide the width {width}")
+    split = lambda t: ein.rearrange("b t (h c) -> b t h c", t, h=heads)
+    q = split(linear(params["query"], query, width, bias))
+    k = split(linear(params["key"], key, width, bias))
+    v = split(linear(params["value"], value, width, bias))
+    index = None if cache is None else cache["index"]
+    if rope:
+        # the positions of the causal mask: without a cache the queries are the last keys
+        settings = {} if rope is True else dict(rope)
+        q = rotate(q, offset=k.shape[1] - q.shape[1] if index is None else index, **settings)
+        k = rotate(k, offset=0 if index is None else index, **settings)
+    overflow = None
+    if cache is not None:
+        cache, overflow = _write(cache, k, v)
+        k, v = cache["keys"], cache["values"]
+    query_positions, key_positions = _positions(q.shape[1], k.shape[1], index)
+    visible = None
+    if cache is not None:
+        visible = key_positions[None, :] < cache["index"]  # slots written so far
+    if causal:
+        ordered = key_positions[None, :] <= query_positions[:, None]  # q k
+        visible = ordered if visible is None else visible & ordered
+    y = dot_product_attention(q, k, v, _combine(mask, visible))
+    out = linear(params["out"], ein.rearrange("b q h c -> b q (h c)", y), width, bias)
+    if cache is None:
+        return out
+    return jnp.where(overflow, jnp.nan, out), cache
+
+
+def multi_head_self_attention(params, x, *, heads, mask=None, causal=True, cache=None,
+                              rope=None, bias=True):
+    """`attention` of `x` over itself.
+
+    >>> import jax.numpy as jnp
+    >>> import levante as lv
+    >>> x = jnp.ones((1, 3, 8))
+    >>> f = lambda p, x: multi_head_self_attention(p, x, heads=2)
+    >>> f(lv.trace(f, 0, x), x).shape
+    (1, 3, 8)
+    """
+    return attention(params, x, heads=heads, mask=mask, causal=causal, cache=cache,
+                     rope=rope, bias=bias)

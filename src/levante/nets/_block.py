@@ -1,0 +1,54 @@
+"""The pre-norm transformer block (GPT-2, Llama):
+
+    x = x + Dropout(Attention(Norm(x)))
+    x = x + Dropout(FeedForward(Norm(x)))
+"""
+
+from __future__ import annotations
+
+import jax
+
+from ._attention import attention
+from ._dropout import dropout as drop
+from ._errors import NetsError
+from ._feed_forward import feed_forward, feed_forward_gate
+from ._norms import layer_norm, rms_norm
+
+NORMS = {"layer": layer_norm, "rms": rms_norm}
+
+
+def transformer_block(params, x, *, heads, hidden=None, gated=False, norm="layer",
+                      activation="gelu", causal=True, mask=None, cache=None, rope=None,
+                      bias=True, dropout=0.0, key=None, training=False):
+    """One pre-norm block over `b t c`; returns `b t c`, or `(out, new_cache)` with `cache=`.
+
+    `hidden` defaults to 4 × width; `gated=True` uses `feed_forward_gate` (no biases);
+    `norm` is "layer" or "rms"; `dropout` applies to both residual branches while
+    `training` (then `key` is required).
+
+    >>> import jax.numpy as jnp
+    >>> import levante as lv
+    >>> x = jnp.ones((2, 5, 16))
+    >>> f = lambda p, x: transformer_block(p, x, heads=4)
+    >>> params = lv.trace(f, 0, x)
+    >>> sorted(params), f(params, x).shape
+    (['attention', 'feed_forward', 'norm_attention', 'norm_feed_forward'], (2, 5, 16))
+    """
+    if norm not in NORMS:
+        raise NetsError(f"norm is one of {sorted(NORMS)}; got {norm!r}")
+    normalize = NORMS[norm]
+    keys = (None, None) if key is None else jax.random.split(key)
+    hidden = 4 * x.shape[-1] if hidden is None else hidden
+    h = normalize(params["norm_attention"], x)
+    a = attention(params["attention"], h, heads=heads, mask=mask, causal=causal, cache=cache,
+                  rope=rope, bias=bias)
+    if cache is not None:
+        a, cache = a
+    x = x + drop(keys[0], a, dropout, training)
+    h = normalize(params["norm_feed_forward"], x)
+    if gated:
+        f = feed_forward_gate(params["feed_forward"], h, hidden, activation)
+    else:
+        f = feed_forward(params["feed_forward"], h, hidden, activation, bias)
+    x = x + drop(keys[1], f, dropout, training)
+    return x if cache is None else (x, cache)

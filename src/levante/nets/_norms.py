@@ -1,0 +1,55 @@
+"""Normalizations over any axes, named in the notation: `"... [c]"`, `"b [s... c]"`."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from levante import ein
+from levante.core import init, param
+
+
+def _stats_dtype(x):
+    # statistics in float32 for low-precision inputs, as the references do
+    return jnp.promote_types(x.dtype, jnp.float32)
+
+
+def layer_norm(params, x, axes="... [c]", eps=1e-5, scale=True, bias=True):
+    """y = (x - mean) / sqrt(var + eps) * γ + β, statistics over the bracketed axes.
+
+    γ (ones) and β (zeros) have the shape of the bracketed axes.
+
+    >>> import jax.numpy as jnp
+    >>> import levante as lv
+    >>> x = jnp.arange(6.0).reshape(2, 3)
+    >>> y = layer_norm(lv.trace(layer_norm, 0, x), x)
+    >>> y.mean(axis=-1).round(6).tolist(), y.shape
+    ([0.0, 0.0], (2, 3))
+    """
+    h = x.astype(_stats_dtype(x))
+    mean = ein.mean(axes, h, keepdims=True)
+    centered = h - mean
+    var = ein.mean(axes, centered * centered, keepdims=True)
+    y = centered * jax.lax.rsqrt(var + eps)
+    if scale:
+        y = ein.multiply(axes, y, param(params["scale"], init=init.ones))
+    if bias:
+        y = ein.add(axes, y, param(params["bias"], init=init.zeros))
+    return y.astype(x.dtype)
+
+
+def rms_norm(params, x, axes="... [c]", eps=1e-6, scale=True):
+    """y = x / sqrt(mean(x²) + eps) * γ, statistics over the bracketed axes (RMSNorm,
+    Zhang & Sennrich 2019; Llama's normalization).
+
+    >>> import jax.numpy as jnp
+    >>> import levante as lv
+    >>> x = jnp.full((1, 4), 3.0)
+    >>> rms_norm(lv.trace(rms_norm, 0, x), x).round(4).tolist()
+    [[1.0, 1.0, 1.0, 1.0]]
+    """
+    h = x.astype(_stats_dtype(x))
+    y = h * jax.lax.rsqrt(ein.mean(axes, h * h, keepdims=True) + eps)
+    if scale:
+        y = ein.multiply(axes, y, param(params["scale"], init=init.ones))
+    return y.astype(x.dtype)

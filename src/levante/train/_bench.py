@@ -1,0 +1,57 @@
+"""`levante bench`: the training step time and the sampling speed of a configuration."""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import numpy as np
+
+from levante.models import generate
+
+from ._loop import make_step
+from ._optimizer import optimizer
+from ._run import model_of
+
+VOCAB = 65  # tiny Shakespeare's character count
+
+
+def measure(config, steps=50, sample_tokens=500, repeats=3):
+    """{train_ms_per_step, train_tokens_per_s, sample_tokens_per_s, ...} on random tokens."""
+    model, model_config = model_of(config, VOCAB)
+    opt = optimizer(config)
+    params = model.init(model_config, jax.random.key(config.seed))
+    opt_state = opt.init(params)
+    step = make_step(model, model_config, opt)
+    rng = np.random.default_rng(config.seed)
+    x = rng.integers(0, VOCAB, (config.batch, config.block)).astype(np.int32)
+    y = rng.integers(0, VOCAB, (config.batch, config.block)).astype(np.int32)
+    key = jax.random.key(0)
+    for _ in range(3):  # compile and warm up
+        params, opt_state, loss = step(params, opt_state, x, y, key)
+    loss.block_until_ready()
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        for _ in range(steps):
+            params, opt_state, loss = step(params, opt_state, x, y, key)
+        loss.block_until_ready()
+        times.append((time.perf_counter() - began) / steps)
+    per_step = min(times)
+    prompt = np.zeros((1,), np.int32)
+    generate(params, model_config, prompt, sample_tokens, key, 0.8, 40)  # compile
+    sample_times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        generate(params, model_config, prompt, sample_tokens, key, 0.8, 40)
+        sample_times.append(time.perf_counter() - began)
+    return {
+        "model": config.model,
+        "layers": config.layers, "heads": config.heads, "width": config.width,
+        "block": config.block, "batch": config.batch,
+        "train_ms_per_step": per_step * 1e3,
+        "train_tokens_per_s": config.batch * config.block / per_step,
+        "sample_tokens_per_s": sample_tokens / min(sample_times),
+        "sample_tokens": sample_tokens,
+        "device": jax.devices()[0].platform,
+    }

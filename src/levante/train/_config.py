@@ -1,0 +1,125 @@
+"""Every setting of a run, as one dataclass: flags, TOML/JSON files and run directories
+all go through it.
+
+Defaults are nanoGPT's character-level CPU configuration (4 layers, 4 heads, width 128,
+context 64, batch 12, AdamW 1e-3 decaying to 1e-4 over 2000 steps), which trains on the
+bundled Shakespeare in a couple of minutes on a laptop CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+from pathlib import Path
+
+from ._errors import TrainError
+
+HELP = {
+    "model": "gpt or lstm",
+    "data": "a UTF-8 text file or a directory of .txt files (default: bundled Shakespeare)",
+    "out": "the run directory (default: runs/<model>-<seed>)",
+    "layers": "transformer blocks",
+    "heads": "attention heads per block",
+    "width": "model width (embedding size)",
+    "block": "context length in characters",
+    "hidden": "LSTM hidden size",
+    "positions": "learned or rotary position information",
+    "gated": "gated feed-forward (GeGLU) instead of the plain one",
+    "norm": "layer or rms normalization",
+    "dropout": "dropout rate while training",
+    "batch": "windows per step",
+    "steps": "training steps",
+    "lr": "peak learning rate",
+    "min_lr": "learning rate at the end of the cosine decay",
+    "warmup": "steps of linear warm-up",
+    "weight_decay": "AdamW weight decay (matrices only)",
+    "beta2": "AdamW second-moment decay",
+    "clip": "gradient clipping by global norm (0: off)",
+    "validation": "fraction of the text held out for validation",
+    "eval_every": "steps between validation losses",
+    "eval_batches": "batches per validation loss",
+    "checkpoint_every": "steps between checkpoints",
+    "seed": "random seed (initialization, batches, dropout)",
+    "sample_tokens": "characters sampled at the end",
+    "temperature": "sampling temperature",
+    "top_k": "sample among the k likeliest characters (0: all)",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    model: str = "gpt"
+    data: str | None = None
+    out: str | None = None
+    layers: int = 4
+    heads: int = 4
+    width: int = 128
+    block: int = 64
+    hidden: int = 256
+    positions: str = "learned"
+    gated: bool = False
+    norm: str = "layer"
+    dropout: float = 0.0
+    batch: int = 12
+    steps: int = 2000
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup: int = 100
+    weight_decay: float = 0.1
+    beta2: float = 0.99
+    clip: float = 1.0
+    validation: float = 0.1
+    eval_every: int = 250
+    eval_batches: int = 20
+    checkpoint_every: int = 500
+    seed: int = 0
+    sample_tokens: int = 500
+    temperature: float = 0.8
+    top_k: int = 40
+
+    def __post_init__(self):
+        if self.model not in ("gpt", "lstm"):
+            raise TrainError(f"--model is gpt or lstm, not {self.model!r}")
+        for name in ("layers", "heads", "width", "block", "hidden", "batch", "steps",
+                     "eval_every", "eval_batches", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise TrainError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.lr <= 0 or self.min_lr < 0 or self.min_lr > self.lr:
+            raise TrainError("learning rates need 0 <= --min-lr <= --lr and --lr > 0")
+        if self.top_k < 0 or self.temperature < 0 or self.warmup < 0 or self.clip < 0:
+            raise TrainError("--top-k, --temperature, --warmup and --clip cannot be negative")
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self):
+        return dataclasses.asdict(self)
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def from_mapping(values, origin):
+    unknown = sorted(set(values) - set(FIELDS))
+    if unknown:
+        raise TrainError(f"{origin}: unknown setting(s) {', '.join(unknown)}; known: "
+                         f"{', '.join(FIELDS)}")
+    return TrainConfig(**values)
+
+
+def read_config_file(path):
+    """Settings from a TOML or JSON file (keys as the flags, with underscores)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise TrainError(f"cannot read the config file {path}: {error.strerror}") from None
+    try:
+        values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
+        raise TrainError(f"{path} is not valid {path.suffix[1:] or 'TOML'}: {error}") from None
+    return {k.replace("-", "_"): v for k, v in values.items()}
