@@ -24,7 +24,8 @@ def _shape(text):
     try:
         return tuple(int(s) for s in text.replace("x", ",").split(",") if s.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"a shape is written 2,3,4 (or 2x3x4), not {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"a shape is written 2,3,4 (or 2x3x4), not {text!r}") from None
 
 
 def _sizes(pairs):
@@ -84,7 +85,7 @@ def sample(args):
     from levante.models import generate
     from levante.train import load_params
 
-    settings, vocab, _, model_config, params = load_params(args.run)
+    _, vocab, _, model_config, params = load_params(args.run)
     prompt = args.prompt.encode().decode("unicode_escape") if args.escapes else args.prompt
     ids = vocab.encode(prompt)
     out = generate(params, model_config, ids, args.tokens, jax.random.key(args.seed),

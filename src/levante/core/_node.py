@@ -143,7 +143,7 @@ class Node(TensorFactory):
             f"wrap it: ein.{context.op}(..., lv.param({local(self._path)})) lets the "
             f"expression make it (shape {tuple(shape)}); add init=... to choose how")
 
-    def declare(self, shape, dtype, init, *, fans=None, source="lv.validate", explicit=True):
+    def _declare(self, shape, dtype, init, *, fans=None, source="lv.validate", explicit=True):
         return self._store.declare(self, shape, dtype, init, fans=fans, source=source,
                                    explicit=explicit)
 

@@ -48,7 +48,7 @@ class ParamFactory(TensorFactory):
                     "subtract, multiply, divide and get_at have one)",
                     f"say how to make it: lv.param({local(self.node._path)}, "
                     "init=lv.init.zeros) (or a number, another lv.init initializer)")
-        return self.node.declare(
+        return self.node._declare(
             tuple(shape), jnp.float32 if self.dtype is None else self.dtype, init,
             fans=(context.fan_in, context.fan_out), explicit=self.init is not None,
             source=f"ein.{context.op}({context.expression!r})")

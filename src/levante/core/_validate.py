@@ -57,7 +57,7 @@ def validate(node, shape, init=None, dtype=None):
     """
     if isinstance(node, Node):
         shape = static_shape(shape, node._path)
-        return node.declare(shape, jnp.float32 if dtype is None else dtype, init,
+        return node._declare(shape, jnp.float32 if dtype is None else dtype, init,
                             source="lv.validate")
     return check(node, shape, "lv.validate")
 

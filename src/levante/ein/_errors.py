@@ -16,8 +16,9 @@ class NotationError(ValueError):
     >>> try:
     ...     ein.sum("a [b]", np.ones((2, 3, 4)))
     ... except ein.NotationError as error:
-    ...     print(error)
-    the expression has 2 axes but operand 1 has rank 3: write one name per dimension (or `...` for the rest)
+    ...     print(error)  # doctest: +NORMALIZE_WHITESPACE
+    the expression has 2 axes but operand 1 has rank 3: write one name per dimension
+    (or `...` for the rest)
         a [b]
         ^^^^^
       operand shapes: (2, 3, 4)

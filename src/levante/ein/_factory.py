@@ -54,8 +54,9 @@ def _names(layout):
 
 def call_factory(factory, shape, op, expression, index, resolved, tensors):
     mine = _names(resolved.inputs[index])
-    others = set().union(*(_names(l) for i, l in enumerate(resolved.inputs) if i != index))
-    outputs = set().union(*(_names(l) for l in resolved.outputs))
+    others = set().union(*(_names(layout) for i, layout in enumerate(resolved.inputs)
+                           if i != index))
+    outputs = set().union(*(_names(layout) for layout in resolved.outputs))
     sizes = resolved.sizes
     fan_in = math.prod(sizes[n] for n in mine if n in others and n not in outputs)
     fan_out = math.prod(sizes[n] for n in mine if n in outputs and n not in others)

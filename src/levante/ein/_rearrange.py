@@ -116,7 +116,8 @@ def _match(flat, leaves, call):
             raise NotationError(
                 f"axis `{display(lost[0])}` is missing from the output: rearrange only moves, "
                 "splits, joins and repeats axes; to remove one, reduce it (ein.sum, ein.mean...)"
-                " or index it (ein.get_at)", call.text, single_span(call.text, lost[0], call.inputs))
+                " or index it (ein.get_at)", call.text,
+                single_span(call.text, lost[0], call.inputs))
     raise NotationError("the inputs do not fit the outputs", call.text, whole(call.signature))
 
 

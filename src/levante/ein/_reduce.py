@@ -61,7 +61,8 @@ class Reduce(Op):
         gone = [i for i, n in enumerate(names) if n not in kept]
         if not gone:
             raise NotationError(f"nothing to reduce: every axis is in the output; {self.name} "
-                                "would return its input unchanged", call.text, whole(call.signature))
+                                "would return its input unchanged", call.text,
+                                whole(call.signature))
         x = _reduce(w, self.name, x, names, gone, sizes)
         rest = [n for i, n in enumerate(names) if i not in gone]
         return [compose(w, x, rest, target, sizes, call.text)]
@@ -107,7 +108,7 @@ def _make(kind, equation):
         return run1(op, expression, tensor, sizes, _KEEP if keepdims else ())
 
     reduction.__name__ = reduction.__qualname__ = kind
-    reduction.__doc__ = f"""{equation} over the bracketed axes (or the axes missing from the output).
+    reduction.__doc__ = f"""{equation} over the bracketed axes (or those missing from the output).
 
     `keepdims=True` keeps each reduced top-level axis as a unit axis.
 

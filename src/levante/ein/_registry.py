@@ -21,7 +21,8 @@ def op_for(name, sizes):
     if name == "dot":
         return _dot._DOT, ()
     if name == "arange":
-        options = (("backend", sizes.pop("backend", "numpy")), ("dtype", sizes.pop("dtype", "int32")))
+        options = (("backend", sizes.pop("backend", "numpy")),
+                   ("dtype", sizes.pop("dtype", "int32")))
         return _arange._ARANGE, options
     if name in REDUCTIONS:
         keep = sizes.pop("keepdims", False)
@@ -34,6 +35,8 @@ def op_for(name, sizes):
         options = ()
         if name == "roll":
             shift = sizes.pop("shift", None)
-            options = (("shift", shift if isinstance(shift, int) or shift is None else tuple(shift)),)
+            if not (isinstance(shift, int) or shift is None):
+                shift = tuple(shift)
+            options = (("shift", shift),)
         return _along.Along(name), options
     raise NotationError(f"unknown op {name!r}: one of {', '.join(NAMES)}")

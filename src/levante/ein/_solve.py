@@ -77,7 +77,7 @@ def _solve_depths(text, operands, ranks, spans, depths):
                 pending.remove(i)
                 progress = True
             elif len(unknown) == 1:
-                (key, found), = unknown.items()
+                ((_, found),) = unknown.items()
                 if free < 0 or free % len(found):
                     raise _rank_error(text, spans[i], i, nodes, rank, fixed + known)
                 for n in found:

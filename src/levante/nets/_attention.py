@@ -98,10 +98,57 @@ def _write(cache, keys, values):
     return new, index + steps > length
 
 
+def _heads(q, k, v, *, heads, mask, causal, cache, rope):
+    """Attention over projected `b t (h c)` queries, keys and values: (`b q (h c)`, cache)."""
+    split = lambda t: ein.rearrange("b t (h c) -> b t h c", t, h=heads)
+    q, k, v = split(q), split(k), split(v)
+    index = None if cache is None else cache["index"]
+    if rope:
+        settings = {} if rope is True else dict(rope)
+        q = rotate(q, offset=0 if index is None else index, **settings)
+        k = rotate(k, offset=0 if index is None else index, **settings)
+    overflow = None
+    if cache is not None:
+        cache, overflow = _write(cache, k, v)
+        k, v = cache["keys"], cache["values"]
+    query_positions, key_positions = _positions(q.shape[1], k.shape[1], index)
+    visible = None
+    if cache is not None:
+        visible = key_positions[None, :] < cache["index"]  # slots written so far
+    if causal:
+        ordered = key_positions[None, :] <= query_positions[:, None]  # q k
+        visible = ordered if visible is None else visible & ordered
+    if mask is None and cache is None and causal and q.shape[1] <= k.shape[1]:
+        y = _causal_attention(q, k, v, visible)
+    else:
+        y = dot_product_attention(q, k, v, _combine(mask, visible))
+    y = ein.rearrange("b q h c -> b q (h c)", y)
+    if overflow is not None:
+        y = jnp.where(overflow, jnp.nan, y)
+    return y, cache
+
+
+def _causal_attention(q, k, v, visible):
+    """The common training case: every query sees at least one key, so a plain softmax
+    over a finite fill is exact and its backward pass is the cheapest."""
+    q = q * jnp.asarray(1.0 / np.sqrt(q.shape[-1]), q.dtype)
+    scores = ein.dot("b q h c, b k h c -> b h q k", q, k)
+    scores = jnp.where(visible, scores, jnp.finfo(scores.dtype).min)
+    weights = jax.nn.softmax(scores.astype(jnp.promote_types(scores.dtype, jnp.float32)),
+                             axis=-1).astype(v.dtype)
+    return ein.dot("b h q k, b k h c -> b q h c", weights, v)
+
+
+def _check_heads(width, heads):
+    if width % heads:
+        raise NetsError(f"attention: heads={heads} must divide the width {width}")
+
+
 def attention(params, query, key=None, value=None, *, heads, mask=None, causal=True,
               cache=None, rope=None, bias=True):
     """Multi-head attention of `query` (`b q c`) over `key`/`value` (`b k c`, default
-    `query`). Returns `b q c`, or `(out, new_cache)` with `cache=`.
+    `query`), with separate query, key, value and output projections. Returns `b q c`, or
+    `(out, new_cache)` with `cache=`.
 
     `rope=True` (or a dict of `rope` settings) rotates queries and keys at their absolute
     positions. Under `jit`, writing past the end of the cache cannot raise: the output is
@@ -117,46 +164,31 @@ def attention(params, query, key=None, value=None, *, heads, mask=None, causal=T
     key = query if key is None else key
     value = key if value is None else value
     width = query.shape[-1]
-    if width % heads:
-        raise NetsError(f"attention: heads={heads} must divide the width {width}")
-    split = lambda t: ein.rearrange("b t (h c) -> b t h c", t, h=heads)
-    q = split(linear(params["query"], query, width, bias))
-    k = split(linear(params["key"], key, width, bias))
-    v = split(linear(params["value"], value, width, bias))
-    index = None if cache is None else cache["index"]
-    if rope:
-        # the positions of the causal mask: without a cache the queries are the last keys
-        settings = {} if rope is True else dict(rope)
-        q = rotate(q, offset=k.shape[1] - q.shape[1] if index is None else index, **settings)
-        k = rotate(k, offset=0 if index is None else index, **settings)
-    overflow = None
-    if cache is not None:
-        cache, overflow = _write(cache, k, v)
-        k, v = cache["keys"], cache["values"]
-    query_positions, key_positions = _positions(q.shape[1], k.shape[1], index)
-    visible = None
-    if cache is not None:
-        visible = key_positions[None, :] < cache["index"]  # slots written so far
-    if causal:
-        ordered = key_positions[None, :] <= query_positions[:, None]  # q k
-        visible = ordered if visible is None else visible & ordered
-    y = dot_product_attention(q, k, v, _combine(mask, visible))
-    out = linear(params["out"], ein.rearrange("b q h c -> b q (h c)", y), width, bias)
-    if cache is None:
-        return out
-    return jnp.where(overflow, jnp.nan, out), cache
+    _check_heads(width, heads)
+    q = linear(params["query"], query, width, bias)
+    k = linear(params["key"], key, width, bias)
+    v = linear(params["value"], value, width, bias)
+    y, cache = _heads(q, k, v, heads=heads, mask=mask, causal=causal, cache=cache, rope=rope)
+    out = linear(params["out"], y, width, bias)
+    return out if cache is None else (out, cache)
 
 
 def multi_head_self_attention(params, x, *, heads, mask=None, causal=True, cache=None,
                               rope=None, bias=True):
-    """`attention` of `x` over itself.
+    """Attention of `x` over itself, with the query, key and value projections fused into
+    one matrix `qkv` (c, 3c): one matmul instead of three. Same options as `attention`.
 
     >>> import jax.numpy as jnp
     >>> import levante as lv
     >>> x = jnp.ones((1, 3, 8))
     >>> f = lambda p, x: multi_head_self_attention(p, x, heads=2)
-    >>> f(lv.trace(f, 0, x), x).shape
-    (1, 3, 8)
+    >>> params = lv.trace(f, 0, x)
+    >>> sorted(params), params["qkv"]["w"].shape, f(params, x).shape
+    (['out', 'qkv'], (8, 24), (1, 3, 8))
     """
-    return attention(params, x, heads=heads, mask=mask, causal=causal, cache=cache,
-                     rope=rope, bias=bias)
+    width = x.shape[-1]
+    _check_heads(width, heads)
+    q, k, v = jnp.split(linear(params["qkv"], x, 3 * width, bias), 3, axis=-1)
+    y, cache = _heads(q, k, v, heads=heads, mask=mask, causal=causal, cache=cache, rope=rope)
+    out = linear(params["out"], y, width, bias)
+    return out if cache is None else (out, cache)

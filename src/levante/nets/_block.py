@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import jax
 
-from ._attention import attention
+from ._attention import multi_head_self_attention
 from ._dropout import dropout as drop
 from ._errors import NetsError
 from ._feed_forward import feed_forward, feed_forward_gate
@@ -40,8 +40,8 @@ def transformer_block(params, x, *, heads, hidden=None, gated=False, norm="layer
     keys = (None, None) if key is None else jax.random.split(key)
     hidden = 4 * x.shape[-1] if hidden is None else hidden
     h = normalize(params["norm_attention"], x)
-    a = attention(params["attention"], h, heads=heads, mask=mask, causal=causal, cache=cache,
-                  rope=rope, bias=bias)
+    a = multi_head_self_attention(params["attention"], h, heads=heads, mask=mask, causal=causal,
+                                  cache=cache, rope=rope, bias=bias)
     if cache is not None:
         a, cache = a
     x = x + drop(keys[0], a, dropout, training)

@@ -106,7 +106,8 @@ def read_record(run):
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:
-        raise TrainError(f"{path} cannot be read ({error}); the run's record is damaged")
+        raise TrainError(f"{path} cannot be read ({error}); the run's record is damaged") \
+            from None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise TrainError(f"{path} is not a levante run record (format {FORMAT})")
     return record

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+
 try:
     import tomllib
 except ImportError:  # Python 3.10

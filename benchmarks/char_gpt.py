@@ -1,0 +1,156 @@
+"""levante's character GPT against a nanoGPT-style PyTorch peer, measured in the same run.
+
+    python benchmarks/char_gpt.py [--steps 2000] [--peer-steps 2000] [--data PATH]
+                                  [--out benchmarks/results/char_gpt.json]
+
+Configuration: nanoGPT's CPU recipe (4 layers, 4 heads, width 128, block 64, batch 12,
+dropout 0, AdamW lr 1e-3 decaying to 1e-4 over the run, 100 warm-up steps, weight decay
+0.1, beta2 0.99, clipping 1.0) on tiny Shakespeare (90/10 split). Reports for both: ms per
+training step, tokens/s, validation loss after the run, sampling speed for 500 tokens
+(levante with its KV cache, the peer without, as nanoGPT samples), and levante's model
+FLOP/s as a fraction of the XLA float32 matmul peak measured here. Prints a table and
+writes JSON. `--peer-steps 0` skips the peer's training (its step time is still timed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from levante import data
+from levante.train import TrainConfig, train
+from levante.train._bench import measure
+from levante.train._checkpoint import read_record
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
+
+
+def matmul_peak(size=1024, repeats=20):
+    """float32 GFLOP/s of one XLA matmul of `size`³ (the best of several)."""
+    a = jnp.ones((size, size), jnp.float32)
+    f = jax.jit(lambda a, b: a @ b)
+    f(a, a).block_until_ready()
+    best = float("inf")
+    for _ in range(repeats):
+        began = time.perf_counter()
+        f(a, a).block_until_ready()
+        best = min(best, time.perf_counter() - began)
+    return 2 * size ** 3 / best / 1e9
+
+
+def model_flops_per_step(config, vocab):
+    """6 N T (weights) + attention's 12 L T² C per sequence, nanoGPT's estimate."""
+    c, layers, t = config.width, config.layers, config.block
+    weights = layers * 12 * c * c + vocab * c
+    per_token = 6 * weights + 12 * layers * c * t
+    return per_token * t * config.batch
+
+
+def levante_run(config, steps, text_path):
+    import tempfile
+
+    out = Path(tempfile.mkdtemp()) / "run"
+    began = time.perf_counter()
+    train(config.replace(steps=steps, data=str(text_path), out=str(out), sample_tokens=20),
+          stream=open(os.devnull, "w"))
+    seconds = time.perf_counter() - began
+    history = read_record(out)["history"]
+    return [h["val_loss"] for h in history if "val_loss" in h][-1], seconds
+
+
+def peer(config, steps, text_path, sample_tokens=500):
+    import torch
+
+    from _torch_gpt import GPT, learning_rate, optimizer
+
+    torch.set_num_threads(2)
+    torch.manual_seed(config.seed)
+    text = data.load_text(text_path)
+    vocab = data.Vocabulary.from_text(text)
+    train_ids, val_ids = data.split(vocab.encode(text), config.validation)
+    model = GPT(len(vocab), config.layers, config.heads, config.width, config.block)
+    opt = optimizer(model, config.lr, config.weight_decay, config.beta2)
+
+    def batch(ids, seed, step):
+        x, y = data.get_batch(ids, config.block, config.batch, seed, step)
+        return torch.from_numpy(x.astype(np.int64)), torch.from_numpy(y.astype(np.int64))
+
+    def one_step(step):
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(step, config.lr, config.min_lr, config.warmup,
+                                        max(steps, 1))
+        loss = model(*batch(train_ids, config.seed, step))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+        opt.step()
+
+    for step in range(3):
+        one_step(step)
+    timed = 50
+    began = time.perf_counter()
+    for step in range(timed):
+        one_step(step)
+    ms = (time.perf_counter() - began) / timed * 1e3
+    val = None
+    if steps:
+        model = GPT(len(vocab), config.layers, config.heads, config.width, config.block)
+        opt = optimizer(model, config.lr, config.weight_decay, config.beta2)
+        for step in range(steps):
+            one_step(step)
+        with torch.no_grad():
+            val = float(np.mean([float(model(*batch(val_ids, 1_000_003, i)))
+                                 for i in range(config.eval_batches)]))
+    began = time.perf_counter()
+    model.generate(torch.zeros((1, 1), dtype=torch.long), sample_tokens)
+    sample = sample_tokens / (time.perf_counter() - began)
+    return {"train_ms_per_step": ms, "train_tokens_per_s": config.batch * config.block / ms * 1e3,
+            "val_loss": val, "sample_tokens_per_s": sample}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=2000, help="levante training steps")
+    parser.add_argument("--peer-steps", type=int, default=2000, help="peer training steps")
+    parser.add_argument("--data", default=str(SHARED) if SHARED.exists() else None)
+    parser.add_argument("--out", default="benchmarks/results/char_gpt.json")
+    args = parser.parse_args()
+    if args.data is None:
+        raise SystemExit("tiny Shakespeare not found: give --data PATH")
+    config = TrainConfig()
+    speed = measure(config, steps=50)
+    peak = matmul_peak()
+    flops = model_flops_per_step(config, 65)
+    mfu = flops / (speed["train_ms_per_step"] / 1e3) / (peak * 1e9)
+    val, seconds = levante_run(config, args.steps, args.data) if args.steps else (None, None)
+    them = peer(config, args.peer_steps, args.data)
+    ours = {**speed, "val_loss": val, "train_seconds": seconds, "mfu": mfu,
+            "matmul_peak_gflops": peak, "model_gflop_per_step": flops / 1e9}
+
+    rows = [("ms / training step", "train_ms_per_step", "{:.2f}"),
+            ("training tokens / s", "train_tokens_per_s", "{:,.0f}"),
+            ("validation loss", "val_loss", "{:.4f}"),
+            ("sampling tokens / s (500)", "sample_tokens_per_s", "{:,.0f}")]
+    print(f"{'':28} {'levante':>12} {'PyTorch peer':>14} {'ratio':>8}")
+    for title, key, fmt in rows:
+        a, b = ours.get(key), them.get(key)
+        ratio = f"{a / b:8.2f}" if a and b else f"{'-':>8}"
+        show = lambda v: fmt.format(v) if v is not None else "-"
+        print(f"{title:28} {show(a):>12} {show(b):>14} {ratio}")
+    print(f"levante model FLOP/s: {mfu:.1%} of the XLA float32 matmul peak ({peak:.0f} GFLOP/s, "
+          f"{flops / 1e9:.2f} GFLOP per step)")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"levante": ours, "peer": them,
+                                          "config": config.to_json()}, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
