@@ -40,7 +40,8 @@ def _sizes(pairs):
 
 def _add_settings(parser):
     """One flag per training setting (defaults None: the config file or the default wins)."""
-    from levante.train import HELP, TrainConfig
+    from levante.train import TrainConfig
+    from levante.train._config import HELP
 
     for field in dataclasses.fields(TrainConfig):
         flag = "--" + field.name.replace("_", "-")
@@ -59,7 +60,8 @@ def _add_settings(parser):
 
 
 def _settings(args):
-    from levante.train import TrainConfig, from_mapping, read_config_file
+    from levante.train import TrainConfig
+    from levante.train._config import from_mapping, read_config_file
 
     values = read_config_file(args.config) if args.config else {}
     for field in dataclasses.fields(TrainConfig):

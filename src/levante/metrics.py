@@ -139,11 +139,19 @@ def mean_init():
 
 
 def mean_update(state, value, weight=1.0):
-    """The state after adding `value` with `weight`."""
+    """The state after adding `value` with `weight`.
+
+    >>> float(mean_result(mean_update(mean_init(), 4.0, weight=2.0)))
+    4.0
+    """
     return {"total": state["total"] + jnp.asarray(value, jnp.float32) * weight,
             "count": state["count"] + weight}
 
 
 def mean_result(state):
-    """The weighted mean so far (0 before any update)."""
+    """The weighted mean so far (0 before any update).
+
+    >>> float(mean_result(mean_init()))
+    0.0
+    """
     return state["total"] / jnp.maximum(state["count"], 1e-12)

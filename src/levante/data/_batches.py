@@ -26,7 +26,12 @@ def split(ids, validation=0.1):
 
 
 def window_starts(length, block, batch, seed, step):
-    """Start positions of the windows of one step (from the seed and the step alone)."""
+    """Start positions of the windows of one step (from the seed and the step alone).
+
+    >>> starts = window_starts(100, block=8, batch=3, seed=0, step=7)
+    >>> starts.tolist() == window_starts(100, 8, 3, 0, 7).tolist(), bool((starts <= 92).all())
+    (True, True)
+    """
     if length < block + 1:
         raise DataError(f"the text has {length} tokens but one window needs block + 1 = "
                         f"{block + 1}; use a smaller --block or more text")

@@ -24,7 +24,11 @@ def shakespeare():
 
 def load_text(path=None):
     """The text of a corpus: `None` for the bundled Shakespeare, a file, or a directory
-    whose `.txt` files (sorted by name) are joined with blank lines."""
+    whose `.txt` files (sorted by name) are joined with blank lines.
+
+    >>> load_text()[:9]
+    'THE TRAGE'
+    """
     if path is None:
         return shakespeare()
     path = Path(path)

@@ -18,7 +18,17 @@ from ._errors import NotationSizeError
 
 
 class FactoryContext(NamedTuple):
-    """What a `TensorFactory` learns about its place in the expression."""
+    """What a `TensorFactory` learns about its place in the expression.
+
+    >>> import numpy as np
+    >>> from levante import ein
+    >>> class Show(TensorFactory):
+    ...     def create(self, shape, context):
+    ...         print(context.op, context.fan_in, context.fan_out)
+    ...         return np.zeros(shape)
+    >>> _ = ein.dot("b [c1->c2]", np.ones((2, 3)), Show(), c2=5)
+    dot 3 5
+    """
 
     op: str  # "dot", "multiply", "get_at", ...
     expression: str

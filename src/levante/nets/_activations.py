@@ -21,7 +21,12 @@ def gelu(x):
 
 
 def gelu_tanh(x):
-    """The tanh approximation of GELU (GPT-2's)."""
+    """The tanh approximation of GELU (GPT-2's): 0.5 x (1 + tanh(sqrt(2/π)(x + 0.044715 x³))).
+
+    >>> import jax.numpy as jnp
+    >>> round(float(gelu_tanh(jnp.array(1.0))), 6)
+    0.841192
+    """
     return jax.nn.gelu(x, approximate=True)
 
 
@@ -38,7 +43,12 @@ ACTIVATIONS = {
 
 
 def activation_function(activation):
-    """The function for an activation given by name (see ACTIVATIONS) or as a callable."""
+    """The function for an activation given by name (see ACTIVATIONS) or as a callable.
+
+    >>> import jax.numpy as jnp
+    >>> float(activation_function("relu")(jnp.array(-2.0)))
+    0.0
+    """
     if callable(activation):
         return activation
     try:

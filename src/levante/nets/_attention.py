@@ -40,7 +40,12 @@ def init_cache(batch, length, heads, head_dim, dtype=jnp.float32):
 
 
 def masked_softmax(scores, mask):
-    """softmax over the last axis where `mask` is True; rows with nothing visible give 0."""
+    """softmax over the last axis where `mask` is True; rows with nothing visible give 0.
+
+    >>> import jax.numpy as jnp
+    >>> masked_softmax(jnp.zeros((2, 2)), jnp.array([[True, True], [False, False]])).tolist()
+    [[0.5, 0.5], [0.0, 0.0]]
+    """
     if mask is None:
         return jax.nn.softmax(scores, axis=-1)
     scores = jnp.where(mask, scores, -jnp.inf)
@@ -104,8 +109,9 @@ def _heads(q, k, v, *, heads, mask, causal, cache, rope):
     q, k, v = split(q), split(k), split(v)
     index = None if cache is None else cache["index"]
     if rope:
+        # the causal mask's positions: without a cache the queries are the last keys
         settings = {} if rope is True else dict(rope)
-        q = rotate(q, offset=0 if index is None else index, **settings)
+        q = rotate(q, offset=k.shape[1] - q.shape[1] if index is None else index, **settings)
         k = rotate(k, offset=0 if index is None else index, **settings)
     overflow = None
     if cache is not None:

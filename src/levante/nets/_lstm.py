@@ -38,7 +38,12 @@ def _step(w_h, state, projected):
 
 
 def zero_state(batch, hidden, dtype=jnp.float32):
-    """(h, c) of zeros."""
+    """(h, c) of zeros.
+
+    >>> h, c = zero_state(2, 5)
+    >>> h.shape, float(c.sum())
+    ((2, 5), 0.0)
+    """
     return jnp.zeros((batch, hidden), dtype), jnp.zeros((batch, hidden), dtype)
 
 

@@ -97,7 +97,14 @@ def save(run, step, params, opt_state, settings, vocabulary, history=None):
 
 
 def read_record(run):
-    """The `run.json` of a run directory, checked."""
+    """The `run.json` of a run directory, checked.
+
+    >>> try:
+    ...     read_record("/")
+    ... except TrainError as error:
+    ...     print(error)
+    / is not a levante run: it has no run.json
+    """
     path = Path(run) / RUN_FILE
     if not Path(run).is_dir():
         raise TrainError(f"{run} is not a directory; give the directory of a levante run")

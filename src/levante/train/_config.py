@@ -53,6 +53,14 @@ HELP = {
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
+    """Every setting of a run; each is also a flag of `levante train` (`--min-lr` for
+    `min_lr`). Defaults: nanoGPT's character-level CPU recipe.
+
+    >>> config = TrainConfig(steps=100)
+    >>> config.layers, config.width, config.replace(width=64).width
+    (4, 128, 64)
+    """
+
     model: str = "gpt"
     data: str | None = None
     out: str | None = None

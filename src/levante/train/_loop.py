@@ -59,7 +59,20 @@ def sample_text(params, model_config, vocab, config, prompt="\n", seed=None):
 
 
 def train(config, resume=None, stream=None, steps=None):
-    """Train as `config` says (or continue the run `resume`); returns the run directory."""
+    """Train as `config` says (or continue the run `resume`); returns the run directory.
+
+    The run directory gets `run.json` (settings, vocabulary, step, history, the latest
+    checkpoint and its hash), `checkpoint-<step>.safetensors`, `metrics.jsonl`, `loss.png`
+    and `samples.txt`. `steps` extends a resumed run.
+
+    >>> import tempfile
+    >>> from levante.train import TrainConfig, read_record
+    >>> run = train(TrainConfig(layers=1, width=16, heads=2, block=8, batch=2, steps=3,
+    ...                         eval_batches=1, sample_tokens=1,
+    ...                         out=tempfile.mkdtemp() + "/run"), stream=open("/dev/null", "w"))
+    >>> read_record(run)["step"]
+    3
+    """
     stream = stream or sys.stdout
     if resume is not None:
         config, vocab, record = open_run(resume)

@@ -61,7 +61,20 @@ def open_run(run):
 
 
 def load_params(run):
-    """(settings, vocabulary, model module, model config, params) of a run's checkpoint."""
+    """(settings, vocabulary, model module, model config, params) of a run's checkpoint.
+
+    The parameters' structure comes from `lv.trace_shapes` (nothing is initialized), and
+    the arrays from the checkpoint, whose hash is checked first.
+
+    >>> import tempfile
+    >>> from levante.train import TrainConfig, train
+    >>> run = train(TrainConfig(layers=1, width=16, heads=2, block=8, batch=2, steps=2,
+    ...                         eval_batches=1, sample_tokens=1,
+    ...                         out=tempfile.mkdtemp() + "/run"), stream=open("/dev/null", "w"))
+    >>> settings, vocabulary, model, config, params = load_params(run)
+    >>> settings.steps, config.width, len(vocabulary)
+    (2, 16, 77)
+    """
     settings, vocabulary, record = open_run(run)
     model, model_config = model_of(settings, len(vocabulary))
     shapes = trace_shapes(lambda p, ids: model.forward(p, model_config, ids), jax.random.key(0),
