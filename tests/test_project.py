@@ -21,3 +21,11 @@ def test_readme_opens_with_the_main_job_then_the_tests():
     commands = _commands((ROOT / "README.md").read_text())
     assert "pip install" in commands[0] and "levante" in commands[0].split("&&")[-1]
     assert "pytest" in commands[1]
+
+
+def test_readme_python_examples_run():
+    readme = (ROOT / "README.md").read_text()
+    blocks = [b.split("```")[0] for b in readme.split("```python")[1:]]
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
