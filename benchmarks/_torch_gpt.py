@@ -42,8 +42,9 @@ class GPT(nn.Module):
         self.head.weight = self.embed.weight
         for name, p in self.named_parameters():
             if p.dim() >= 2:
-                std = 0.02 / math.sqrt(2 * layers) if name.endswith(("proj.weight", "down.weight")) \
-                    else 0.02
+                # residual projections start smaller, as in GPT-2
+                residual = name.endswith(("proj.weight", "down.weight"))
+                std = 0.02 / math.sqrt(2 * layers) if residual else 0.02
                 nn.init.normal_(p, 0.0, std)
 
     def forward(self, ids, targets=None):

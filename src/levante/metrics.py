@@ -5,6 +5,8 @@ All are plain JAX functions of arrays, usable inside `jax.jit`.
 
 from __future__ import annotations
 
+import numbers
+
 import jax
 import jax.numpy as jnp
 
@@ -75,7 +77,9 @@ def _group(values, size, axis, how="all"):
         raise MetricsError(f"axis {axis} is outside the rank {values.ndim}")
     axis %= values.ndim
     length = values.shape[axis]
-    if not isinstance(size, int) or size < 1 or length % size:
+    if not isinstance(size, numbers.Integral) or isinstance(size, bool) or size < 1:
+        raise MetricsError(f"group={size!r}: a group size is a positive int")
+    if length % size:
         raise MetricsError(f"group={size} does not divide axis {axis} of size {length}")
     shape = (*values.shape[:axis], length // size, size, *values.shape[axis + 1:])
     grouped = values.reshape(shape)

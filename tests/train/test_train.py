@@ -1,5 +1,6 @@
 """levante train / sample / bench, end to end on a tiny model and a generated corpus."""
 
+import io
 import json
 
 import numpy as np
@@ -42,7 +43,7 @@ def test_loss_falls(corpus, tmp_path):
     out = tmp_path / "run"
     train(TrainConfig(layers=1, heads=2, width=32, block=16, batch=8, steps=60, eval_every=60,
                       eval_batches=2, sample_tokens=5, lr=3e-3, warmup=5, data=str(corpus),
-                      out=str(out)), stream=open("/dev/null", "w"))
+                      out=str(out)), stream=io.StringIO())
     history = read_record(out)["history"]
     first = np.mean([h["train_loss"] for h in history[:5]])
     last = np.mean([h["train_loss"] for h in history[-5:]])
@@ -53,7 +54,7 @@ def test_interrupted_run_resumes_to_the_same_losses(corpus, tmp_path, monkeypatc
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     settings = dict(layers=1, heads=2, width=16, block=16, batch=4, steps=8, eval_every=4,
                     eval_batches=2, sample_tokens=3, checkpoint_every=100, data=str(corpus))
-    quiet = open("/dev/null", "w")
+    quiet = io.StringIO()
     train(TrainConfig(**settings, out=str(whole)), stream=quiet)
 
     import levante.train._loop as loop
@@ -156,7 +157,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(corpus, tmp_path, c
 
         loop.make_step = poisoned
         try:
-            train(None, resume=str(out), steps=4, stream=open("/dev/null", "w"))
+            train(None, resume=str(out), steps=4, stream=io.StringIO())
         finally:
             loop.make_step = real
     assert read_record(out)["checkpoint"] == good["checkpoint"]

@@ -42,6 +42,7 @@ def _conv(params, x, out, kernel, stride, padding, dilation, groups, bias, rank)
                         f"{rank + 2}); got shape {x.shape}")
     kernel = _tuple(kernel, rank, "kernel")
     stride, dilation = _tuple(stride, rank, "stride"), _tuple(dilation, rank, "dilation")
+    padding = _padding(padding, kernel, dilation)  # checked before any parameter is made
     channels = x.shape[-1]
     if channels % groups or out % groups:
         raise NetsError(f"groups={groups} must divide the input channels ({channels}) and the "
@@ -50,7 +51,7 @@ def _conv(params, x, out, kernel, stride, padding, dilation, groups, bias, rank)
     w = validate(params["w"], (*kernel, channels // groups, out), init=init.truncated_normal())
     y = jax.lax.conv_general_dilated(
         x, w.astype(x.dtype), window_strides=stride,
-        padding=_padding(padding, kernel, dilation), rhs_dilation=dilation,
+        padding=padding, rhs_dilation=dilation,
         dimension_numbers=_DIMENSIONS[rank], feature_group_count=groups)
     if bias:
         y = y + validate(params["b"], (out,), init=init.zeros).astype(x.dtype)

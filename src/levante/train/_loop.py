@@ -65,11 +65,11 @@ def train(config, resume=None, stream=None, steps=None):
     checkpoint and its hash), `checkpoint-<step>.safetensors`, `metrics.jsonl`, `loss.png`
     and `samples.txt`. `steps` extends a resumed run.
 
-    >>> import tempfile
+    >>> import io, tempfile
     >>> from levante.train import TrainConfig, read_record
     >>> run = train(TrainConfig(layers=1, width=16, heads=2, block=8, batch=2, steps=3,
     ...                         eval_batches=1, sample_tokens=1,
-    ...                         out=tempfile.mkdtemp() + "/run"), stream=open("/dev/null", "w"))
+    ...                         out=tempfile.mkdtemp() + "/run"), stream=io.StringIO())
     >>> read_record(run)["step"]
     3
     """

@@ -66,11 +66,11 @@ def load_params(run):
     The parameters' structure comes from `lv.trace_shapes` (nothing is initialized), and
     the arrays from the checkpoint, whose hash is checked first.
 
-    >>> import tempfile
+    >>> import io, tempfile
     >>> from levante.train import TrainConfig, train
     >>> run = train(TrainConfig(layers=1, width=16, heads=2, block=8, batch=2, steps=2,
     ...                         eval_batches=1, sample_tokens=1,
-    ...                         out=tempfile.mkdtemp() + "/run"), stream=open("/dev/null", "w"))
+    ...                         out=tempfile.mkdtemp() + "/run"), stream=io.StringIO())
     >>> settings, vocabulary, model, config, params = load_params(run)
     >>> settings.steps, config.width, len(vocabulary)
     (2, 16, 77)
