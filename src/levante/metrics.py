@@ -88,10 +88,10 @@ def _group(values, size, axis, how="all"):
     return jnp.mean(grouped, axis=axis + 1)
 
 
-def accuracy(labels, logits, mask=None):
+def accuracy(logits, labels, mask=None):
     """Fraction of positions whose argmax equals the integer label (over `mask`).
 
-    >>> float(accuracy(jnp.array([1, 0]), jnp.array([[0.1, 0.9], [0.8, 0.2]])))
+    >>> float(accuracy(jnp.array([[0.1, 0.9], [0.8, 0.2]]), jnp.array([1, 0])))
     1.0
     """
     hits = (jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32)

@@ -2,6 +2,8 @@
 
 Blocks with parameters take `params` first and declare them with `lv.validate` /
 `lv.param`, so `lv.trace(block, key, x, ...)` makes them; blocks without take the inputs.
+A block computes in its floating-point input's precision: float32 parameters with bfloat16
+inputs give bfloat16 outputs (norms keep their statistics, RoPE its angles, in float32).
 """
 
 from ._activations import ACTIVATIONS, activation_function, gelu, gelu_tanh
