@@ -29,30 +29,36 @@ def _model(config):
     raise SamplingError(f"no model for a {type(config).__name__}")
 
 
-def pick(logits, key, temperature, top_k):
-    """Sample ids from `b vocab` logits: temperature 0 is greedy, top_k keeps the k best."""
+def pick(logits, noise, temperature, top_k):
+    """Sample ids from `b vocab` logits with Gumbel `noise` (argmax(logits/T + g) is a draw
+    from softmax(logits/T)); temperature 0 is greedy, top_k keeps the k likeliest."""
     if temperature == 0:
         return jnp.argmax(logits, axis=-1).astype(jnp.int32)
     logits = logits.astype(jnp.float32) / temperature
     if top_k is not None:
         kth = jax.lax.top_k(logits, top_k)[0][:, -1:]
         logits = jnp.where(logits < kth, -jnp.inf, logits)
-    return jax.random.categorical(key, logits, axis=-1).astype(jnp.int32)
+    return jnp.argmax(logits + noise, axis=-1).astype(jnp.int32)
 
 
 @functools.partial(jax.jit, static_argnames=("config", "count", "temperature", "top_k"))
 def _window(params, config, context, key, start, *, count, temperature, top_k):
-    """Prefill `context` (`b n`), then sample `count` tokens: `b count`."""
+    """Prefill `context` (`b n`), then sample `count` tokens: `b count`.
+
+    The loop draws no random numbers: the Gumbel noise of every step is made up front.
+    """
     model = _model(config)
     logits, state = model.prefill(params, config, context)
+    noise = jax.random.gumbel(jax.random.fold_in(key, start),
+                              (count, context.shape[0], config.vocab))
 
-    def body(carry, index):
+    def body(carry, step_noise):
         logits, state = carry
-        token = pick(logits, jax.random.fold_in(key, start + index), temperature, top_k)
+        token = pick(logits, step_noise, temperature, top_k)
         logits, state = model.step(params, config, token, state)
         return (logits, state), token
 
-    _, tokens = jax.lax.scan(body, (logits, state), jnp.arange(count))
+    _, tokens = jax.lax.scan(body, (logits, state), noise)
     return tokens.T
 
 

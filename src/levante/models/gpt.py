@@ -41,6 +41,7 @@ class GPTConfig:
     activation: str = "gelu"
     tie: bool = True  # read-out shares the embedding table
     bias: bool = True
+    precision: str = "float32"  # compute dtype; "bfloat16" keeps float32 parameters
 
     def __post_init__(self):
         if self.width % self.heads:
@@ -54,6 +55,8 @@ class GPTConfig:
         for name in ("vocab", "layers", "heads", "width", "block"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
+        if self.precision not in ("float32", "bfloat16"):
+            raise ConfigError(f"precision is 'float32' or 'bfloat16', not {self.precision!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout is a probability in [0, 1), not {self.dropout}")
 
@@ -76,6 +79,8 @@ def forward(params, config, ids, cache=None, key=None, training=False):
         table = validate(params["positions"], (config.block, config.width),
                          init=initializers.normal(0.02))
         x = x + jax.lax.dynamic_slice_in_dim(table, offset, length)[None]
+    # the blocks compute in the dtype of their input: mixed precision starts here
+    x = x.astype(config.precision)
     keys = [None] * config.layers if key is None else list(jax.random.split(key, config.layers))
     new_cache = []
     for i in range(config.layers):

@@ -8,11 +8,12 @@ projected back. Masks are boolean, True = may attend, broadcastable to `b h q k`
 mask is aligned bottom-right: with 3 queries over 5 keys, query i sees keys up to i + 2
 (the queries are the last positions). A row with no visible key outputs zeros, not NaN.
 
-With `cache=` (from `init_cache`), the new keys and values are written into the cache at
-its index (`lax.dynamic_update_slice`), queries and keys take their absolute positions
-(for RoPE and the causal mask), slots not yet written never receive weight, and the call
-returns `(out, new_cache)`. Prefilling with a chunk and then decoding token by token gives
-the outputs of the full uncached pass.
+Inside, heads lead (`b h t c`), so that both products batch over (b, h) with no transposes;
+the cache is kept in that layout too. With `cache=` (from `init_cache`), the new keys and
+values are written into the cache at its index (`lax.dynamic_update_slice`), queries and
+keys take their absolute positions (for RoPE and the causal mask), slots not yet written
+never receive weight, and the call returns `(out, new_cache)`. Prefilling with a chunk and
+then decoding token by token gives the outputs of the full uncached pass.
 """
 
 from __future__ import annotations
@@ -29,13 +30,13 @@ from ._rope import rope as rotate
 
 
 def init_cache(batch, length, heads, head_dim, dtype=jnp.float32):
-    """An empty KV cache: keys and values `b length h c`, and the write index 0.
+    """An empty KV cache: keys and values `b h length c`, and the write index 0.
 
     >>> cache = init_cache(2, 16, 4, 8)
     >>> cache["keys"].shape, int(cache["index"])
-    ((2, 16, 4, 8), 0)
+    ((2, 4, 16, 8), 0)
     """
-    zeros = jnp.zeros((batch, length, heads, head_dim), dtype)
+    zeros = jnp.zeros((batch, heads, length, head_dim), dtype)
     return {"keys": zeros, "values": zeros, "index": jnp.zeros((), jnp.int32)}
 
 
@@ -64,11 +65,18 @@ def dot_product_attention(q, k, v, mask=None):
     >>> dot_product_attention(q, k, v).shape
     (1, 3, 2, 4)
     """
+    heads_first = lambda t: ein.rearrange("b t h c -> b h t c", t)
+    y = _attend(heads_first(q), heads_first(k), heads_first(v), mask)
+    return ein.rearrange("b h q c -> b q h c", y)
+
+
+def _attend(q, k, v, mask):
+    """softmax(q kᵀ / sqrt(c)) v over `b h t c` tensors, any boolean mask."""
     q = q * jnp.asarray(1.0 / np.sqrt(q.shape[-1]), q.dtype)
-    scores = ein.dot("b q h c, b k h c -> b h q k", q, k)
+    scores = ein.dot("b h q c, b h k c -> b h q k", q, k)
     weights = masked_softmax(scores.astype(jnp.promote_types(scores.dtype, jnp.float32)),
                              mask).astype(v.dtype)
-    return ein.dot("b h q k, b k h c -> b q h c", weights, v)
+    return ein.dot("b h q k, b h k c -> b h q c", weights, v)
 
 
 def _positions(query_length, key_length, cache_index):
@@ -90,11 +98,11 @@ def _combine(mask, visible):
 
 
 def _write(cache, keys, values):
-    index, length, steps = cache["index"], cache["keys"].shape[1], keys.shape[1]
+    index, length, steps = cache["index"], cache["keys"].shape[2], keys.shape[2]
     if not isinstance(index, jax.core.Tracer) and int(index) + steps > length:
         raise NetsError(f"the KV cache holds {length} positions; writing {steps} at index "
                         f"{int(index)} would pass its end: make the cache longer")
-    at = (0, index, 0, 0)
+    at = (0, 0, index, 0)
     new = {"keys": jax.lax.dynamic_update_slice(cache["keys"], keys.astype(cache["keys"].dtype),
                                                 at),
            "values": jax.lax.dynamic_update_slice(cache["values"],
@@ -105,30 +113,30 @@ def _write(cache, keys, values):
 
 def _heads(q, k, v, *, heads, mask, causal, cache, rope):
     """Attention over projected `b t (h c)` queries, keys and values: (`b q (h c)`, cache)."""
-    split = lambda t: ein.rearrange("b t (h c) -> b t h c", t, h=heads)
+    split = lambda t: ein.rearrange("b t (h c) -> b h t c", t, h=heads)
     q, k, v = split(q), split(k), split(v)
     index = None if cache is None else cache["index"]
     if rope:
         # the causal mask's positions: without a cache the queries are the last keys
-        settings = {} if rope is True else dict(rope)
-        q = rotate(q, offset=k.shape[1] - q.shape[1] if index is None else index, **settings)
+        settings = {"sequence_axis": 2, **({} if rope is True else dict(rope))}
+        q = rotate(q, offset=k.shape[2] - q.shape[2] if index is None else index, **settings)
         k = rotate(k, offset=0 if index is None else index, **settings)
     overflow = None
     if cache is not None:
         cache, overflow = _write(cache, k, v)
         k, v = cache["keys"], cache["values"]
-    query_positions, key_positions = _positions(q.shape[1], k.shape[1], index)
+    query_positions, key_positions = _positions(q.shape[2], k.shape[2], index)
     visible = None
     if cache is not None:
         visible = key_positions[None, :] < cache["index"]  # slots written so far
     if causal:
         ordered = key_positions[None, :] <= query_positions[:, None]  # q k
         visible = ordered if visible is None else visible & ordered
-    if mask is None and cache is None and causal and q.shape[1] <= k.shape[1]:
+    if mask is None and cache is None and causal and q.shape[2] <= k.shape[2]:
         y = _causal_attention(q, k, v, visible)
     else:
-        y = dot_product_attention(q, k, v, _combine(mask, visible))
-    y = ein.rearrange("b q h c -> b q (h c)", y)
+        y = _attend(q, k, v, _combine(mask, visible))
+    y = ein.rearrange("b h q c -> b q (h c)", y)
     if overflow is not None:
         y = jnp.where(overflow, jnp.nan, y)
     return y, cache
@@ -138,11 +146,11 @@ def _causal_attention(q, k, v, visible):
     """The common training case: every query sees at least one key, so a plain softmax
     over a finite fill is exact and its backward pass is the cheapest."""
     q = q * jnp.asarray(1.0 / np.sqrt(q.shape[-1]), q.dtype)
-    scores = ein.dot("b q h c, b k h c -> b h q k", q, k)
+    scores = ein.dot("b h q c, b h k c -> b h q k", q, k)
     scores = jnp.where(visible, scores, jnp.finfo(scores.dtype).min)
     weights = jax.nn.softmax(scores.astype(jnp.promote_types(scores.dtype, jnp.float32)),
                              axis=-1).astype(v.dtype)
-    return ein.dot("b h q k, b k h c -> b q h c", weights, v)
+    return ein.dot("b h q k, b h k c -> b h q c", weights, v)
 
 
 def _check_heads(width, heads):
