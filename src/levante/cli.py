@@ -72,9 +72,16 @@ def _settings(args):
 
 
 def train(args):
+    from levante.train import TrainConfig, TrainError
     from levante.train import train as run_training
 
     if args.resume:
+        given = [f.name for f in dataclasses.fields(TrainConfig)
+                 if f.name != "steps" and getattr(args, f.name) is not None]
+        if given or args.config:
+            flags = ", ".join("--" + n.replace("_", "-") for n in given) or "--config"
+            raise TrainError(f"--resume continues a run with its own settings; {flags} cannot "
+                             "change them (only --steps can extend the run)")
         run_training(None, resume=args.resume, steps=args.steps)
     else:
         run_training(_settings(args))

@@ -162,3 +162,11 @@ def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(corpus, tmp_path, c
             loop.make_step = real
     assert read_record(out)["checkpoint"] == good["checkpoint"]
     assert (out / good["checkpoint"]).exists()
+
+
+def test_resume_refuses_other_settings(corpus, tmp_path, capsys):
+    out = tmp_path / "run"
+    run_cli("train", *TINY, "--steps", 2, "--data", corpus, "--out", out)
+    capsys.readouterr()
+    assert run_cli("train", "--resume", out, "--width", 32) == 2
+    assert "--width cannot change them" in capsys.readouterr().err

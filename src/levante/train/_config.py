@@ -22,7 +22,7 @@ from ._errors import TrainError
 HELP = {
     "model": "gpt or lstm",
     "data": "a UTF-8 text file or a directory of .txt files (default: bundled Shakespeare)",
-    "out": "the run directory (default: runs/<model>-<seed>)",
+    "out": "the run directory (default: runs/<model>, or runs/<model>-2, ... when taken)",
     "layers": "transformer blocks",
     "heads": "attention heads per block",
     "width": "model width (embedding size)",
