@@ -87,6 +87,8 @@ for step in range(1, args.steps + 1):
 
 
 # --- Sampling: one character in, the state carried to the next step --------------------
+# Training saw windows of `block` characters, but the state lets sampling go on as long as
+# we like: nothing limits how far back it can remember, only how well it learned to.
 @jax.jit
 def next_character(params, ids, state, key):  # ids: b 1
     logits, state = char_lstm(params, ids, state)

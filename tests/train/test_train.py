@@ -170,3 +170,16 @@ def test_resume_refuses_other_settings(corpus, tmp_path, capsys):
     capsys.readouterr()
     assert run_cli("train", "--resume", out, "--width", 32) == 2
     assert "--width cannot change them" in capsys.readouterr().err
+
+
+def test_llama_style_settings_train(corpus, tmp_path):
+    out = tmp_path / "run"
+    assert run_cli("train", *TINY, "--steps", 2, "--data", corpus, "--out", out,
+                   "--positions", "rotary", "--gated", "--norm", "rms", "--activation", "silu",
+                   "--no-bias", "--no-tie") == 0
+    from levante.train import load_params
+
+    _, _, _, config, params = load_params(out)
+    assert (config.gated, config.activation, config.bias, config.tie) == (True, "silu", False,
+                                                                          False)
+    assert "head" in params and "positions" not in params

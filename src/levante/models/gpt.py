@@ -50,6 +50,9 @@ class GPTConfig:
             raise ConfigError("rotary positions need an even head width (width / heads)")
         if self.positions not in ("learned", "rotary"):
             raise ConfigError(f"positions is 'learned' or 'rotary', not {self.positions!r}")
+        if self.activation not in nets.ACTIVATIONS:
+            raise ConfigError(f"activation is one of {', '.join(sorted(nets.ACTIVATIONS))}, "
+                              f"not {self.activation!r}")
         if self.norm not in ("layer", "rms"):
             raise ConfigError(f"norm is 'layer' or 'rms', not {self.norm!r}")
         for name in ("vocab", "layers", "heads", "width", "block"):

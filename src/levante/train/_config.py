@@ -31,6 +31,9 @@ HELP = {
     "positions": "learned or rotary position information",
     "gated": "gated feed-forward (GeGLU) instead of the plain one",
     "norm": "layer or rms normalization",
+    "activation": "feed-forward activation: gelu (exact), gelu_tanh, silu, relu",
+    "bias": "biases in the linear maps",
+    "tie": "the read-out shares the embedding table",
     "dropout": "dropout rate while training",
     "batch": "windows per step",
     "steps": "training steps",
@@ -72,6 +75,9 @@ class TrainConfig:
     positions: str = "learned"
     gated: bool = False
     norm: str = "layer"
+    activation: str = "gelu"
+    bias: bool = True
+    tie: bool = True
     dropout: float = 0.0
     batch: int = 12
     steps: int = 2000

@@ -24,7 +24,8 @@ def model_of(config, vocab_size):
             return gpt, gpt.GPTConfig(
                 vocab=vocab_size, layers=config.layers, heads=config.heads, width=config.width,
                 block=config.block, dropout=config.dropout, positions=config.positions,
-                gated=config.gated, norm=config.norm)
+                gated=config.gated, norm=config.norm, activation=config.activation,
+                bias=config.bias, tie=config.tie)
         return lstm, lstm.LSTMConfig(vocab=vocab_size, width=config.width,
                                      hidden=config.hidden, block=config.block)
     except (gpt.ConfigError, lstm.ConfigError) as error:
