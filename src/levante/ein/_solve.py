@@ -23,13 +23,24 @@ class Atom(NamedTuple):
     span: tuple
 
 
-class Dim(NamedTuple):
-    terms: tuple  # of tuples of Atom
-    span: tuple
+class Dim:
+    """One dimension of a layout: its terms (each a composition of atoms) and its span."""
 
-    @property
-    def atoms(self):
-        return tuple(a for term in self.terms for a in term)
+    __slots__ = ("atoms", "span", "terms")
+
+    def __init__(self, terms, span):
+        self.terms = terms  # of tuples of Atom
+        self.span = span
+        self.atoms = tuple(a for term in terms for a in term)  # read often: made once
+
+    def __eq__(self, other):
+        return isinstance(other, Dim) and (self.terms, self.span) == (other.terms, other.span)
+
+    def __hash__(self):
+        return hash((self.terms, self.span))
+
+    def __repr__(self):
+        return f"Dim({self.terms!r}, {self.span!r})"
 
 
 def number_name(node):
