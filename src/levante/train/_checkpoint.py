@@ -21,34 +21,31 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
+from levante.core import tags
+
 from ._errors import TrainError
 
 FORMAT = "levante.run/1"
 RUN_FILE = "run.json"
 
 
-def _key_text(path):
-    parts = []
-    for entry in path:
-        for attribute in ("key", "idx", "name"):
-            if hasattr(entry, attribute):
-                parts.append(str(getattr(entry, attribute)))
-                break
-    return "/".join(parts)
+def _named_leaves(prefix, tree):
+    """[("prefix/path", leaf)] in the tree's leaf order; paths as `lv.tags` writes them."""
+    paths = jax.tree_util.tree_leaves(tags(tree))
+    return [(f"{prefix}/{path}", leaf) for path, leaf in zip(paths,
+                                                             jax.tree_util.tree_leaves(tree))]
 
 
 def flatten(prefix, tree):
     """{"prefix/path": array} for the array leaves of `tree`."""
-    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return {f"{prefix}/{_key_text(path)}": np.asarray(leaf) for path, leaf in leaves}
+    return {name: np.asarray(leaf) for name, leaf in _named_leaves(prefix, tree)}
 
 
 def unflatten(prefix, arrays, template):
     """`template` with each leaf replaced by the array saved under the same path."""
-    leaves, structure = jax.tree_util.tree_flatten_with_path(template)
+    structure = jax.tree_util.tree_structure(template)
     filled = []
-    for path, leaf in leaves:
-        name = f"{prefix}/{_key_text(path)}"
+    for name, leaf in _named_leaves(prefix, template):
         if name not in arrays:
             raise TrainError(f"the checkpoint lacks {name}: it was written for another model "
                              "or optimizer configuration")
