@@ -11,8 +11,7 @@ from __future__ import annotations
 from ._engine import run
 from ._errors import NotationError
 from ._layout import compose, decompose, letters_for, output_names
-from ._op import Op, check_bracket_sides, expect_count, whole
-from ._solve import display
+from ._op import Op, check_bracket_sides, expect_count, forbid_bracketed_outputs, whole
 from ._syntax import Arrow, has_brackets, strip_brackets, walk
 
 
@@ -43,13 +42,7 @@ class Dot(Op):
         (target,) = call.outputs
         wanted = output_names(target)
         present = set().union(*(set(names) for _, names in flat))
-        for dim in call.inputs:
-            for d in dim:
-                for a in d.atoms:
-                    if a.bracketed and a.name in wanted:
-                        raise NotationError(f"axis `{display(a.name)}` is bracketed, so it is "
-                                            "summed over, but it is also in the output",
-                                            call.text, a.span)
+        forbid_bracketed_outputs(call, call.inputs, set(wanted), "summed over")
         kept = [n for n in wanted if n in present]
         letters = letters_for([n for _, names in flat for n in names] + wanted)
         spec = ",".join("".join(letters[n] for n in names) for _, names in flat)

@@ -76,6 +76,19 @@ def single_span(text, name, layouts):
     return (0, max(1, len(text)))
 
 
+def forbid_bracketed_outputs(call, layouts, output, verb):
+    """A bracketed axis is worked along (summed, reduced) so it cannot reach the output."""
+    for layout in layouts:
+        for dim in layout:
+            for a in dim.atoms:
+                if a.bracketed and a.name in output:
+                    from ._solve import display
+
+                    raise NotationError(f"axis `{display(a.name)}` is bracketed, so it is "
+                                        f"{verb}, but it is also in the output",
+                                        call.text, a.span)
+
+
 def check_bracket_sides(call):
     """An axis may not be inside brackets in one place and outside in another."""
     inside, outside = {}, {}

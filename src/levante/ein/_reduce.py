@@ -10,8 +10,15 @@ from __future__ import annotations
 from ._engine import run, run1
 from ._errors import NotationError
 from ._layout import compose, decompose
-from ._op import Op, check_bracket_sides, expect_count, layout_names, whole
-from ._solve import Atom, Dim, display
+from ._op import (
+    Op,
+    check_bracket_sides,
+    expect_count,
+    forbid_bracketed_outputs,
+    layout_names,
+    whole,
+)
+from ._solve import Atom, Dim
 from ._syntax import has_brackets, strip_brackets
 
 
@@ -48,12 +55,7 @@ class Reduce(Op):
         if call.outputs:
             target = call.outputs[0]
             kept = set(layout_names(target))
-            for d in layout:
-                for a in d.atoms:
-                    if a.bracketed and a.name in kept:
-                        raise NotationError(f"axis `{display(a.name)}` is bracketed, so it is "
-                                            "reduced, but it is also in the output",
-                                            call.text, a.span)
+            forbid_bracketed_outputs(call, call.inputs, kept, "reduced")
         else:
             target = _implied_output(layout, keepdims, sizes)
             kept = set(layout_names(target))
