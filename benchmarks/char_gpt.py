@@ -8,8 +8,10 @@ dropout 0, AdamW lr 1e-3 decaying to 1e-4 over the run, 100 warm-up steps, weigh
 0.1, beta2 0.99, clipping 1.0) on tiny Shakespeare (90/10 split). Reports for both: ms per
 training step, tokens/s, validation loss after the run, sampling speed for 500 tokens
 (levante with its KV cache, the peer without, as nanoGPT samples), and levante's model
-FLOP/s as a fraction of the XLA float32 matmul peak measured here. Prints a table and
-writes JSON. `--peer-steps 0` skips the peer's training (its step time is still timed).
+FLOP/s as a fraction of the XLA float32 matmul peak measured here. It also times the
+step's matrix products alone in both libraries (the floor no step can beat, see
+_matmul_floor.py) and names the processor. Prints a table and writes JSON.
+`--peer-steps 0` skips the peer's training (its step time is still timed).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import _matmul_floor as floor
 from levante import data
 from levante.train import TrainConfig, train
 from levante.train._bench import measure
@@ -132,12 +135,15 @@ def main():
     val, seconds = levante_run(config, args.steps, args.data) if args.steps else (None, None)
     them = peer(config, args.peer_steps, args.data)
     ours = {**speed, "val_loss": val, "train_seconds": seconds, "mfu": mfu,
-            "matmul_peak_gflops": peak, "model_gflop_per_step": flops / 1e9}
+            "matmul_peak_gflops": peak, "model_gflop_per_step": flops / 1e9,
+            "matmul_floor_ms": floor.xla_ms(config)}
+    them["matmul_floor_ms"] = floor.torch_ms(config)
 
     rows = [("ms / training step", "train_ms_per_step", "{:.2f}"),
             ("training tokens / s", "train_tokens_per_s", "{:,.0f}"),
             ("validation loss", "val_loss", "{:.4f}"),
-            ("sampling tokens / s (500)", "sample_tokens_per_s", "{:,.0f}")]
+            ("sampling tokens / s (500)", "sample_tokens_per_s", "{:,.0f}"),
+            ("matmuls alone, ms / step", "matmul_floor_ms", "{:.2f}")]
     print(f"{'':28} {'levante':>12} {'PyTorch peer':>14} {'ratio':>8}")
     for title, key, fmt in rows:
         a, b = ours.get(key), them.get(key)
@@ -146,9 +152,15 @@ def main():
         print(f"{title:28} {show(a):>12} {show(b):>14} {ratio}")
     print(f"levante model FLOP/s: {mfu:.1%} of the XLA float32 matmul peak ({peak:.0f} GFLOP/s, "
           f"{flops / 1e9:.2f} GFLOP per step)")
+    target = 0.67 * them["train_ms_per_step"]
+    print(f"step-time target 0.67 × peer = {target:.1f} ms; levante's matmuls alone take "
+          f"{ours['matmul_floor_ms']:.1f} ms ({ours['matmul_floor_ms'] / target:.0%} of it, "
+          f"{floor.flops(config) / 1e9:.2f} GFLOP)")
+    print(f"processor: {floor.cpu_name()}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"levante": ours, "peer": them,
-                                          "config": config.to_json()}, indent=2))
+                                          "config": config.to_json(),
+                                          "processor": floor.cpu_name()}, indent=2))
     print(f"wrote {args.out}")
 
 
