@@ -111,9 +111,12 @@ def peer(config, steps, text_path, sample_tokens=500):
         with torch.no_grad():
             val = float(np.mean([float(model(*batch(val_ids, 1_000_003, i)))
                                  for i in range(config.eval_batches)]))
-    began = time.perf_counter()
-    model.generate(torch.zeros((1, 1), dtype=torch.long), sample_tokens)
-    sample = sample_tokens / (time.perf_counter() - began)
+    sample_times = []
+    for _ in range(3):  # the best of three, as levante's sampling speed is measured
+        began = time.perf_counter()
+        model.generate(torch.zeros((1, 1), dtype=torch.long), sample_tokens)
+        sample_times.append(time.perf_counter() - began)
+    sample = sample_tokens / min(sample_times)
     return {"train_ms_per_step": ms, "train_tokens_per_s": config.batch * config.block / ms * 1e3,
             "val_loss": val, "sample_tokens_per_s": sample}
 
