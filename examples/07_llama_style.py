@@ -90,7 +90,7 @@ decode = jax.jit(lambda params, token, cache: gpt.step(params, config, token, ca
 
 ids = jnp.asarray(vocab.encode("ROMEO:\n"))[None]  # b t
 logits, cache = prefill(params, ids)  # the prompt once; its keys and values fill the cache
-print("cache of layer 0: keys", cache[0]["keys"].shape, "(b h positions c), written up to",
+print("cache of layer 0: keys", cache[0]["keys"].shape, "((b h) positions c), written up to",
       int(cache[0]["index"]))
 while ids.shape[1] < args.block:  # the cache holds `block` positions
     token = jnp.argmax(logits, axis=-1).astype(jnp.int32)  # greedy: the likeliest character

@@ -53,14 +53,14 @@ class Block:
 def _cache(length=8, heads=2, head_dim=4, index=3):
     """A cache holding `index` positions already."""
     cache = nets.init_cache(2, length, heads, head_dim)
-    keys, values = normal(40, 2, heads, length, head_dim), normal(41, 2, heads, length, head_dim)
-    written = (jnp.arange(length) < index)[None, None, :, None]
+    keys, values = normal(40, 2 * heads, length, head_dim), normal(41, 2 * heads, length, head_dim)
+    written = (jnp.arange(length) < index)[None, :, None]
     return dict(cache, keys=jnp.where(written, keys, cache["keys"]),
                 values=jnp.where(written, values, cache["values"]),
                 index=cache["index"] + index)
 
 
-CACHE_SHAPE = {"keys": (2, 2, 8, 4), "values": (2, 2, 8, 4), "index": ()}
+CACHE_SHAPE = {"keys": (4, 8, 4), "values": (4, 8, 4), "index": ()}
 
 REGISTRY = {
     "linear": Block("linear", lambda p, x: nets.linear(p, x, 4),

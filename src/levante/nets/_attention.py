@@ -30,13 +30,17 @@ from ._rope import rope as rotate
 
 
 def init_cache(batch, length, heads, head_dim, dtype=jnp.float32):
-    """An empty KV cache: keys and values `b h length c`, and the write index 0.
+    """An empty KV cache: keys and values `(b h) length c`, and the write index 0.
+
+    The heads are folded into the batch axis, the layout the batched products of attention
+    read: a decoding loop then carries, writes and reads one array per cache with no
+    reshapes in between (with separate `b h` axes, XLA on CPU copies the cache each step).
 
     >>> cache = init_cache(2, 16, 4, 8)
     >>> cache["keys"].shape, int(cache["index"])
-    ((2, 4, 16, 8), 0)
+    ((8, 16, 8), 0)
     """
-    zeros = jnp.zeros((batch, heads, length, head_dim), dtype)
+    zeros = jnp.zeros((batch * heads, length, head_dim), dtype)
     return {"keys": zeros, "values": zeros, "index": jnp.zeros((), jnp.int32)}
 
 
@@ -71,12 +75,13 @@ def dot_product_attention(q, k, v, mask=None):
 
 
 def _attend(q, k, v, mask):
-    """softmax(q kᵀ / sqrt(c)) v over `b h t c` tensors, any boolean mask."""
+    """softmax(q kᵀ / sqrt(c)) v over `... t c` tensors (`b h t c` or `(b h) t c`), any
+    boolean mask."""
     q = q * jnp.asarray(1.0 / np.sqrt(q.shape[-1]), q.dtype)
-    scores = ein.dot("b h q c, b h k c -> b h q k", q, k)
+    scores = ein.dot("... q c, ... k c -> ... q k", q, k)
     weights = masked_softmax(scores.astype(jnp.promote_types(scores.dtype, jnp.float32)),
                              mask).astype(v.dtype)
-    return ein.dot("b h q k, b h k c -> b h q c", weights, v)
+    return ein.dot("... q k, ... k c -> ... q c", weights, v)
 
 
 def _positions(query_length, key_length, cache_index):
@@ -98,18 +103,19 @@ def _combine(mask, visible):
 
 
 def _write(cache, keys, values):
-    index, length, steps = cache["index"], cache["keys"].shape[2], keys.shape[2]
+    """Write `(b h) t c` keys and values at the cache's index: (new cache, overflowed)."""
+    index, length, steps = cache["index"], cache["keys"].shape[1], keys.shape[1]
     if not isinstance(index, jax.core.Tracer) and int(index) + steps > length:
         raise NetsError(f"the KV cache holds {length} positions; writing {steps} at index "
                         f"{int(index)} would pass its end: make the cache longer")
     if steps == 1:
         # one decoding step: a select over the slots (L 1) writes each cache once, where
-        # dynamic_update_slice inside a decoding loop makes XLA on CPU copy it four times
+        # dynamic_update_slice inside a decoding loop makes XLA on CPU copy it
         here = (jnp.arange(length) == index)[:, None]
         put = lambda old, one: jnp.where(here, one.astype(old.dtype), old)
     else:
         put = lambda old, part: jax.lax.dynamic_update_slice(old, part.astype(old.dtype),
-                                                             (0, 0, index, 0))
+                                                             (0, index, 0))
     new = {"keys": put(cache["keys"], keys), "values": put(cache["values"], values),
            "index": index + steps}
     return new, index + steps > length
@@ -125,25 +131,36 @@ def _heads(q, k, v, *, heads, mask, causal, cache, rope):
         settings = {"sequence_axis": 2, **({} if rope is True else dict(rope))}
         q = rotate(q, offset=k.shape[2] - q.shape[2] if index is None else index, **settings)
         k = rotate(k, offset=0 if index is None else index, **settings)
-    overflow = None
     if cache is not None:
-        cache, overflow = _write(cache, k, v)
-        k, v = cache["keys"], cache["values"]
-    query_positions, key_positions = _positions(q.shape[2], k.shape[2], index)
-    visible = None
-    if cache is not None:
-        visible = key_positions[None, :] < cache["index"]  # slots written so far
-    if causal:
-        ordered = key_positions[None, :] <= query_positions[:, None]  # q k
-        visible = ordered if visible is None else visible & ordered
-    if mask is None and cache is None and causal and q.shape[2] <= k.shape[2]:
+        return _cached_heads(q, k, v, heads=heads, mask=mask, causal=causal, cache=cache)
+    query_positions, key_positions = _positions(q.shape[2], k.shape[2], None)
+    visible = key_positions[None, :] <= query_positions[:, None] if causal else None  # q k
+    if mask is None and causal and q.shape[2] <= k.shape[2]:
         y = _causal_attention(q, k, v, visible)
     else:
         y = _attend(q, k, v, _combine(mask, visible))
-    y = ein.rearrange("b h q c -> b q (h c)", y)
-    if overflow is not None:
-        y = jnp.where(overflow, jnp.nan, y)
-    return y, cache
+    return ein.rearrange("b h q c -> b q (h c)", y), None
+
+
+def _cached_heads(q, k, v, *, heads, mask, causal, cache):
+    """Attention of `b h q c` queries over the cache once `k`, `v` are written into it; the
+    heads fold into the batch axis, as the cache holds them (`(b h) t c`)."""
+    fold = lambda t: ein.rearrange("b h t c -> (b h) t c", t)
+    index = cache["index"]
+    cache, overflow = _write(cache, fold(k), fold(v))
+    keys, values = cache["keys"], cache["values"]
+    query_positions, key_positions = _positions(q.shape[2], keys.shape[1], index)
+    visible = key_positions[None, :] < cache["index"]  # slots written so far
+    if causal:
+        visible = visible & (key_positions[None, :] <= query_positions[:, None])  # q k
+    visible = _combine(mask, visible)
+    if visible.ndim > 2:  # a mask broadcastable to b h q k
+        shape = (q.shape[0], heads, q.shape[2], keys.shape[1])
+        visible = fold(jnp.broadcast_to(visible, shape))
+    y = _attend(fold(q), keys, values, visible)
+    y = ein.rearrange("(b h) q c -> b q (h c)", y, h=heads)
+    # under jit a write past the end cannot raise: every output turns NaN instead
+    return jnp.where(overflow, jnp.nan, y), cache
 
 
 def _causal_attention(q, k, v, visible):
