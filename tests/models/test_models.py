@@ -1,12 +1,14 @@
 """levante.models: GPT and LSTM forward passes, cached decoding, sampling."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from levante.models import generate, gpt, lstm
-from levante.models._generate import SamplingError, _window
+from levante.models._generate import SamplingError, _in_top_k, _sample, _window, plan
 
 SMALL = gpt.GPTConfig(vocab=11, layers=2, heads=2, width=16, block=12)
 ROTARY = gpt.GPTConfig(vocab=11, layers=2, heads=2, width=16, block=12, positions="rotary",
@@ -64,12 +66,31 @@ def test_sampling_is_reproducible_and_batched(model):
     assert a.shape == (2, 7) and (a == b).all()
 
 
-def test_decoding_compiles_once_per_window_shape():
+def test_a_generation_compiles_once():
     config, params = SMALL, gpt.init(SMALL, jax.random.key(0))
-    before = _window._cache_size()
-    generate(params, config, jnp.asarray([1, 2]), 10, jax.random.key(0))
-    generate(params, config, jnp.asarray([3, 4]), 10, jax.random.key(1))  # same shapes: reused
-    assert _window._cache_size() - before == 1
+    before = _sample._cache_size()
+    generate(params, config, jnp.asarray([1, 2]), 3 * config.block, jax.random.key(0))
+    generate(params, config, jnp.asarray([3, 4]), 3 * config.block, jax.random.key(1))
+    assert _sample._cache_size() - before == 1  # same shapes: reused
+
+
+def test_one_program_equals_window_by_window():
+    """The compiled run of windows picks what a Python loop over the same windows picks."""
+    config, params = SMALL, gpt.init(SMALL, jax.random.key(0))
+    prompt, steps, key = jnp.asarray([[1, 2, 3]]), 4 * config.block + 3, jax.random.key(7)
+    window = jax.jit(functools.partial(_window, temperature=0.9, top_k=4),
+                     static_argnames=("config", "count"))
+    history = prompt
+    for start, keep, count, repeats in plan(prompt.shape[1], steps, config.block):
+        for i in range(repeats):
+            at = start + i * count
+            made = at + keep - prompt.shape[1]
+            tokens = window(params, config=config, context=history[:, at:at + keep], key=key,
+                            made=made, count=count)
+            history = jnp.concatenate([history, tokens], axis=1)
+    ours = generate(params, config, prompt, steps, key, temperature=0.9, top_k=4)
+    assert any(repeats > 1 for *_, repeats in plan(prompt.shape[1], steps, config.block))
+    np.testing.assert_array_equal(ours, np.asarray(history[:, prompt.shape[1]:]))
 
 
 def test_top_k_one_is_greedy():
@@ -114,3 +135,12 @@ def test_gpt_parameter_count_matches_nanogpt():
 
     params = gpt.init(gpt.GPTConfig(), jax.random.key(0))
     assert count(params) - 64 * 128 == 801_664
+
+
+@pytest.mark.parametrize("vocab", [7, 65, 300])  # 300: past RANK_BY_COUNTING, sorted
+def test_top_k_keeps_what_numpy_keeps(vocab):
+    rng = np.random.default_rng(vocab)
+    logits = np.round(rng.normal(size=(5, vocab)), 1).astype(np.float32)  # rounding makes ties
+    for k in (1, 3, vocab):
+        kth = np.sort(logits, axis=-1)[:, -k][:, None]
+        np.testing.assert_array_equal(_in_top_k(jnp.asarray(logits), k), logits >= kth)

@@ -1,9 +1,11 @@
-"""Sampling: one compiled prefill, then a compiled decoding loop (`lax.scan`) over a cache.
+"""Sampling: a prefill, then a decoding loop (`lax.scan`) over a cache, all compiled once.
 
 A GPT's cache holds `block` positions. When a generation outgrows it, the context restarts
 from the last `block // 2` tokens: one more prefill, then decoding goes on, so every token
 is predicted from at least half a block of context. Within one window the tokens are
-exactly those the uncached forward pass over the same context would pick.
+exactly those the uncached forward pass over the same context would pick. The windows of a
+whole generation run in one compiled program (`plan` lays them out; equal windows repeat in
+a `lax.fori_loop`), so a long generation costs one dispatch, not one per window.
 """
 
 from __future__ import annotations
@@ -36,20 +38,36 @@ def pick(logits, noise, temperature, top_k):
         return jnp.argmax(logits, axis=-1).astype(jnp.int32)
     logits = logits.astype(jnp.float32) / temperature
     if top_k is not None:
-        kth = jax.lax.top_k(logits, top_k)[0][:, -1:]
-        logits = jnp.where(logits < kth, -jnp.inf, logits)
+        logits = jnp.where(_in_top_k(logits, top_k), logits, -jnp.inf)
     return jnp.argmax(logits + noise, axis=-1).astype(jnp.int32)
 
 
-@functools.partial(jax.jit, static_argnames=("config", "count", "temperature", "top_k"))
-def _window(params, config, context, key, start, *, count, temperature, top_k):
+RANK_BY_COUNTING = 256  # vocabularies up to this size rank by counting, not by sorting
+
+
+def _in_top_k(logits, k):
+    """True where a logit is at least the k-th largest of its row (ties at the k-th all
+    stay). A logit is in when fewer than k others are larger: for small vocabularies these
+    `vocab²` comparisons cost less than the full sort `lax.top_k` runs on CPU.
+
+    >>> import jax.numpy as jnp
+    >>> _in_top_k(jnp.array([[0.1, 3.0, 2.0, 2.0]]), 2).tolist()
+    [[False, True, True, True]]
+    """
+    if logits.shape[-1] <= RANK_BY_COUNTING:
+        larger = jnp.sum(logits[..., None, :] > logits[..., :, None], axis=-1)
+        return larger < k
+    return logits >= jax.lax.top_k(logits, k)[0][..., -1:]
+
+
+def _window(params, config, context, key, made, count, temperature, top_k):
     """Prefill `context` (`b n`), then sample `count` tokens: `b count`.
 
     The loop draws no random numbers: the Gumbel noise of every step is made up front.
     """
     model = _model(config)
     logits, state = model.prefill(params, config, context)
-    noise = jax.random.gumbel(jax.random.fold_in(key, start),
+    noise = jax.random.gumbel(jax.random.fold_in(key, made),
                               (count, context.shape[0], config.vocab))
 
     def body(carry, step_noise):
@@ -60,6 +78,52 @@ def _window(params, config, context, key, start, *, count, temperature, top_k):
 
     _, tokens = jax.lax.scan(body, (logits, state), noise)
     return tokens.T
+
+
+def plan(prompt_length, steps, capacity):
+    """The context windows of a generation: runs of `(start, keep, count, repeats)`.
+
+    Each window prefills the `keep` ids from `start` of the history (prompt + samples) and
+    samples `count` more; a run repeats a window `repeats` times, `count` ids further on each
+    time. A model without a capacity (the LSTM) has one window over the whole prompt.
+
+    >>> plan(1, 100, 64)
+    [(0, 1, 63, 1), (32, 32, 32, 1), (64, 32, 5, 1)]
+    >>> plan(1, 500, 64)
+    [(0, 1, 63, 1), (32, 32, 32, 13), (448, 32, 21, 1)]
+    """
+    runs, length, made = [], prompt_length, 0
+    while made < steps:
+        if capacity is None:
+            keep, count = length, steps - made
+        else:
+            keep = max(1, capacity // 2 if length >= capacity else length)
+            count = min(steps - made, capacity - keep)
+        start = length - keep
+        last = runs[-1] if runs else None
+        if last and last[1:3] == (keep, count) and start == last[0] + last[2] * last[3]:
+            runs[-1] = (*last[:3], last[3] + 1)
+        else:
+            runs.append((start, keep, count, 1))
+        length, made = length + count, made + count
+    return runs
+
+
+@functools.partial(jax.jit, static_argnames=("config", "runs", "temperature", "top_k"))
+def _sample(params, config, history, key, *, runs, temperature, top_k):
+    """Fill `history` (`b (prompt + steps)`) window after window, in one compiled program."""
+    prompt_length = runs[0][0] + runs[0][1]
+    for start, keep, count, repeats in runs:
+        def one(i, history, start=start, keep=keep, count=count):
+            at = start + i * count
+            context = jax.lax.dynamic_slice_in_dim(history, at, keep, axis=1)
+            tokens = _window(params, config, context, key, at + keep - prompt_length, count,
+                             temperature, top_k)
+            return jax.lax.dynamic_update_slice_in_dim(history, tokens, at + keep, axis=1)
+
+        history = one(0, history) if repeats == 1 else jax.lax.fori_loop(0, repeats, one,
+                                                                          history)
+    return history
 
 
 def generate(params, config, prompt_ids, steps, key, temperature=1.0, top_k=None):
@@ -85,19 +149,11 @@ def generate(params, config, prompt_ids, steps, key, temperature=1.0, top_k=None
         raise SamplingError(f"top_k must be at least 1 (None keeps every id), got {top_k}")
     if top_k is not None and top_k >= config.vocab:
         top_k = None  # keeping the k best of fewer than k ids keeps them all
-    capacity = _model(config).capacity(config)
-    history = prompt
-    made = 0
-    while made < steps:
-        if capacity is None:
-            context, count = history, steps - made
-        else:
-            keep = capacity // 2 if history.shape[1] >= capacity else history.shape[1]
-            context = history[:, -max(1, keep):]
-            count = min(steps - made, capacity - context.shape[1])
-        tokens = _window(params, config, context, key, made, count=count,
-                         temperature=float(temperature), top_k=top_k)
-        history = jnp.concatenate([history, tokens], axis=1)
-        made += count
-    out = np.asarray(history[:, prompt.shape[1]:])
+    out = np.zeros((prompt.shape[0], 0), np.int32)
+    if steps > 0:
+        runs = tuple(plan(prompt.shape[1], steps, _model(config).capacity(config)))
+        history = jnp.concatenate([prompt, jnp.zeros((prompt.shape[0], steps), jnp.int32)], 1)
+        history = _sample(params, config, history, key, runs=runs,
+                          temperature=float(temperature), top_k=top_k)
+        out = np.asarray(history[:, prompt.shape[1]:])
     return out[0] if single else out
