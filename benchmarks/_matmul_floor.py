@@ -63,6 +63,7 @@ def products(linear, attention, transpose, matmul):
 
 
 def best_ms(run, calls=20, repeats=5):
+    """Milliseconds per call of `run`: the best of `repeats` timings of `calls` calls."""
     run()
     best = float("inf")
     for _ in range(repeats):

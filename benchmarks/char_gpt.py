@@ -40,13 +40,8 @@ def matmul_peak(size=1024, repeats=20):
     """float32 GFLOP/s of one XLA matmul of `size`³ (the best of several)."""
     a = jnp.ones((size, size), jnp.float32)
     f = jax.jit(lambda a, b: a @ b)
-    f(a, a).block_until_ready()
-    best = float("inf")
-    for _ in range(repeats):
-        began = time.perf_counter()
-        f(a, a).block_until_ready()
-        best = min(best, time.perf_counter() - began)
-    return 2 * size ** 3 / best / 1e9
+    ms = floor.best_ms(lambda: f(a, a).block_until_ready(), calls=1, repeats=repeats)
+    return 2 * size ** 3 / ms / 1e6
 
 
 def model_flops_per_step(config, vocab):
@@ -190,11 +185,12 @@ def main():
     print(f"step-time target 0.67 × peer = {target:.1f} ms; levante's matmuls alone take "
           f"{ours['matmul_floor_ms']:.1f} ms ({ours['matmul_floor_ms'] / target:.0%} of it, "
           f"{floor.flops(config) / 1e9:.2f} GFLOP)")
-    print(f"processor: {floor.cpu_name()}")
+    processor = floor.cpu_name()
+    print(f"processor: {processor}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"levante": ours, "peer": them,
                                           "config": config.to_json(),
-                                          "processor": floor.cpu_name()}, indent=2))
+                                          "processor": processor}, indent=2))
     print(f"wrote {args.out}")
 
 
