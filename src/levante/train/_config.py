@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 try:
     import tomllib
@@ -52,6 +53,12 @@ HELP = {
     "temperature": "sampling temperature",
     "top_k": "sample among the k likeliest characters (0: all)",
 }
+
+
+CHOICES = {
+    "positions": ("learned", "rotary"),
+    "norm": ("layer", "rms"),
+}  # the activation is checked by the model, against `nets.ACTIVATIONS`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,8 +104,14 @@ class TrainConfig:
     top_k: int = 40
 
     def __post_init__(self):
+        for field in dataclasses.fields(self):
+            _check_type(field.name, getattr(self, field.name), field.default)
         if self.model not in ("gpt", "lstm"):
             raise TrainError(f"--model is gpt or lstm, not {self.model!r}")
+        for name, choices in CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise TrainError(f"--{name} is {' or '.join(choices)}, not "
+                                 f"{getattr(self, name)!r}")
         for name in ("layers", "heads", "width", "block", "hidden", "batch", "steps",
                      "eval_every", "eval_batches", "checkpoint_every"):
             if getattr(self, name) < 1:
@@ -107,6 +120,14 @@ class TrainConfig:
             raise TrainError("learning rates need 0 <= --min-lr <= --lr and --lr > 0")
         if self.top_k < 0 or self.temperature < 0 or self.warmup < 0 or self.clip < 0:
             raise TrainError("--top-k, --temperature, --warmup and --clip cannot be negative")
+        if self.sample_tokens < 0 or self.weight_decay < 0:
+            raise TrainError("--sample-tokens and --weight-decay cannot be negative")
+        for name, low, high in (("dropout", 0.0, 1.0), ("beta2", 0.0, 1.0)):
+            if not low <= getattr(self, name) < high:
+                raise TrainError(f"--{name} is in [{low:g}, {high:g}), not {getattr(self, name)}")
+        if not 0.0 < self.validation < 1.0:
+            raise TrainError(f"--validation is a fraction strictly between 0 and 1, not "
+                             f"{self.validation}")
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
@@ -116,6 +137,26 @@ class TrainConfig:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def _check_type(name, value, default):
+    """Settings arrive from flags, files and run records: each has its default's type
+    (a float setting takes an int; `data` and `out` may be None), finite if a number."""
+    flag = "--" + name.replace("_", "-")
+    if name in ("data", "out"):
+        ok, kind = value is None or isinstance(value, str), "a path"
+    elif isinstance(default, bool):
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):
+        ok, kind = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+    elif isinstance(default, float):
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+              and math.isfinite(value))
+        kind = "a finite number"
+    else:
+        ok, kind = isinstance(value, str), "a word"
+    if not ok:
+        raise TrainError(f"{flag} is {kind}, not {value!r}")
 
 
 def from_mapping(values, origin):

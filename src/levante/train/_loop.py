@@ -1,16 +1,31 @@
 """The training loop: batches from (seed, step), one jitted step, validation, checkpoints.
 
 A run resumed from a checkpoint draws the same batches and dropout keys as an uninterrupted
-one (both depend only on the seed and the step), so it reproduces the same losses.
+one (both depend only on the seed and the step), so it reproduces the same losses, bit for
+bit, and its `metrics.jsonl` (rewritten from the checkpoint's history on resume) the same
+rows.
+
+Interrupts. While `train` runs, SIGINT (Ctrl-C) only sets a flag; the loop reads it between
+steps, so a jitted step, whose input buffers are donated, is never cut in half. The state
+that is saved is the last committed `(params, opt_state, step)` triple: one tuple, bound
+once a step's outputs exist, so its label always matches the updates it holds. A second
+Ctrl-C raises KeyboardInterrupt at once: the committed state is saved if its buffers are
+still alive, and otherwise nothing is saved and the last checkpoint stays (writes are
+atomic, see `_checkpoint`). Everything is validated before the run directory is touched,
+and a run interrupted before its first checkpoint leaves no directory behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -24,7 +39,7 @@ from . import _checkpoint
 from ._errors import TrainError
 from ._log import MetricsLog, Progress, plot_losses
 from ._optimizer import optimizer, schedule
-from ._run import corpus, model_of, new_run_directory, open_run
+from ._run import checked_checkpoint, corpus, model_of, new_run_directory, open_run, param_shapes
 
 EVAL_SEED = 1_000_003  # validation batches come from their own fixed stream
 
@@ -58,12 +73,60 @@ def sample_text(params, model_config, vocab, config, prompt="\n", seed=None):
     return prompt + vocab.decode(ids)
 
 
+class State(NamedTuple):
+    """What a checkpoint holds: parameters and optimizer state after `step` updates."""
+
+    params: Any
+    opt_state: Any
+    step: int
+
+
+class Interrupts:
+    """While active (in the main thread): the first SIGINT sets `requested`, which the loop
+    reads between steps; the second raises KeyboardInterrupt at once. A SIGINT that the
+    process ignores (`nohup`) stays ignored."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is not signal.SIG_IGN:
+                self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def check(self):
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def _alive(state):
+    return not any(getattr(leaf, "is_deleted", lambda: False)()
+                   for leaf in jax.tree_util.tree_leaves((state.params, state.opt_state)))
+
+
 def train(config, resume=None, stream=None, steps=None):
     """Train as `config` says (or continue the run `resume`); returns the run directory.
 
     The run directory gets `run.json` (settings, vocabulary, step, history, the latest
     checkpoint and its hash), `checkpoint-<step>.safetensors`, `metrics.jsonl`, `loss.png`
-    and `samples.txt`. `steps` extends a resumed run.
+    and `samples.txt`. `steps` extends a resumed run; a resume never goes back: `steps`
+    below the run's step is a TrainError, and a finished run is reported as finished and
+    left as it is. Every setting is checked before the run directory is created or
+    written. Ctrl-C saves the last committed state (see the module's notes) and re-raises
+    KeyboardInterrupt. A failed write is a TrainError naming the path; the last good
+    checkpoint stays.
 
     >>> import io, tempfile
     >>> from levante.train import TrainConfig, read_record
@@ -74,44 +137,129 @@ def train(config, resume=None, stream=None, steps=None):
     3
     """
     stream = stream or sys.stdout
+    with Interrupts() as interrupts:
+        return _train(config, resume, stream, steps, interrupts)
+
+
+def _plan(config, resume, steps):
+    """Everything checked, nothing written: (config, run, vocab, ids, model, opt, record)."""
     if resume is not None:
-        config, vocab, record = open_run(resume)
+        run = Path(resume)
+        config, vocab, record = open_run(run)
+        done = record["step"]
         if steps is not None:
+            if steps < done:
+                raise TrainError(f"{run} is at step {done}; --steps {steps} asks for fewer. A "
+                                 f"resume only goes forward: give --steps above {done}, or "
+                                 f"leave it out to finish the planned {config.steps}")
             config = config.replace(steps=steps)
-        run, start, history = resume, record["step"], record.get("history", [])
         vocab, train_ids, val_ids = corpus(config, vocab)
     else:
-        run = new_run_directory(config)
-        if (run / _checkpoint.RUN_FILE).exists():
+        run, record = new_run_directory(config), None
+        if (run / _checkpoint.RUN_FILE).exists() or (run / _checkpoint.RUN_FILE).is_symlink():
             raise TrainError(f"{run} already holds a run: continue it with --resume {run}, or "
                              "choose another --out")
+        if run.exists() and not run.is_dir():
+            raise TrainError(f"--out {run} is a file; the run needs a directory")
         vocab, train_ids, val_ids = corpus(config)
-        start, history = 0, []
-    run = Path(run)
-    run.mkdir(parents=True, exist_ok=True)
     model, model_config = model_of(config, len(vocab))
-    opt = optimizer(config)
-    params = model.init(model_config, jax.random.key(config.seed))
-    opt_state = opt.init(params)
-    if resume is not None:
-        arrays = _checkpoint.load_arrays(run, record)
-        params = _checkpoint.unflatten("params", arrays, params)
-        opt_state = _checkpoint.unflatten("opt", arrays, opt_state)
+    return config, run, vocab, (train_ids, val_ids), model, model_config, optimizer(config), \
+        record
+
+
+def _bytes(tree):
+    return sum(int(np.prod(leaf.shape)) * np.dtype(leaf.dtype).itemsize
+               for leaf in jax.tree_util.tree_leaves(tree))
+
+
+def _abandon(run, created):
+    """Remove what a fresh run that never saved wrote: its log, temporaries, the directory."""
+    if (run / _checkpoint.RUN_FILE).exists():
+        return
+    _checkpoint.clean(run)
+    for name in ("metrics.jsonl", ".levante-write-check"):
+        with contextlib.suppress(OSError):
+            (run / name).unlink()
+    if created:
+        with contextlib.suppress(OSError):
+            run.rmdir()
+
+
+def _train(config, resume, stream, steps, interrupts):
+    config, run, vocab, (train_ids, val_ids), model, model_config, opt, record = \
+        _plan(config, resume, steps)
+    if record is not None and record["step"] >= config.steps:
+        stream.write(f"levante train: {run} is finished at step {record['step']} of "
+                     f"{config.steps}; give --steps N with N > {record['step']} to train "
+                     "it further\n")
+        return run
+    if record is not None:
+        shapes, arrays = checked_checkpoint(run, record, model, model_config, opt)
+        done, history = record["step"], list(record.get("history", []))
+    else:
+        shapes, arrays, done, history = param_shapes(model, model_config), None, 0, []
+    interrupts.check()  # a Ctrl-C during the checks: nothing was written
+    created = not run.exists()
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+        removed = _checkpoint.clean(run, keep=record and record["checkpoint"])
+        # a checkpoint holds parameters and AdamW's two moments; the old one stays until the
+        # new one is whole
+        _checkpoint.check_writable(run, 6 * _bytes(shapes) + (1 << 20))
+        log = MetricsLog(run / "metrics.jsonl")
+        log.start(history, _checkpoint.write_text)
+        if arrays is None:
+            params = model.init(model_config, jax.random.key(config.seed))
+            opt_state = opt.init(params)
+        else:
+            template = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shapes)
+            params = _checkpoint.unflatten("params", arrays, template)
+            opt_state = _checkpoint.unflatten("opt", arrays, opt.init(params))
+        interrupts.check()
+    except BaseException:
+        if record is None:
+            _abandon(run, created)
+        raise
+    return _loop(config, run, vocab, train_ids, val_ids, model, model_config, opt,
+                 State(params, opt_state, done), history, log, removed, stream, interrupts,
+                 created)
+
+
+def _loop(config, run, vocab, train_ids, val_ids, model, model_config, opt, state, history,
+          log, removed, stream, interrupts, created):
+    start = state.step
+    saved = start if start else None  # the step of the checkpoint run.json names
     step_fn, evaluate = make_step(model, model_config, opt), make_eval(model, model_config)
-    log, rates = MetricsLog(run / "metrics.jsonl"), schedule(config)
+    rates = schedule(config)
     settings, words = config.to_json(), vocab.to_json()
-    save = lambda step: _checkpoint.save(run, step, params, opt_state, settings, words, history)
+
+    def save(state):
+        nonlocal saved
+        try:
+            _checkpoint.save(run, state.step, state.params, state.opt_state, settings, words,
+                             [h for h in history if h["step"] <= state.step])
+        except TrainError as error:
+            kept = (f"the checkpoint of step {saved} in {run} is kept" if saved is not None
+                    else "no checkpoint had been saved yet")
+            raise TrainError(f"{error}; {kept}") from None
+        saved = state.step
+
     root = jax.random.key(config.seed)
-    stream.write(f"levante train: {config.model}, {_count(params):,} parameters, "
-                 f"{len(train_ids):,} training characters, vocabulary {len(vocab)}, run {run}\n")
     progress = Progress(config.steps, start, stream)
-    tokens, speed, step = config.batch * config.block, 0.0, start
+    progress.message(f"levante train: {config.model}, {_count(state.params):,} parameters, "
+                     f"{len(train_ids):,} training characters, vocabulary {len(vocab)}, "
+                     f"run {run}")
+    if removed:
+        progress.message(f"removed {len(removed)} file(s) an interrupted run left in {run}: "
+                         f"{', '.join(removed)}")
+    tokens, speed = config.batch * config.block, 0.0
     try:
         for step in range(start, config.steps):
+            interrupts.check()
             x, y = data.get_batch(train_ids, config.block, config.batch, config.seed, step)
             began = time.perf_counter()
-            params, opt_state, loss = step_fn(params, opt_state, x, y, jax.random.fold_in(root,
-                                                                                         step))
+            params, opt_state, loss = step_fn(state.params, state.opt_state, x, y,
+                                              jax.random.fold_in(root, step))
             loss = float(loss)
             took = time.perf_counter() - began
             if not math.isfinite(loss):
@@ -119,27 +267,40 @@ def train(config, resume=None, stream=None, steps=None):
                                  f"good checkpoint is kept in {run}: lower --lr or raise --clip")
             speed = tokens / took if speed == 0 else 0.9 * speed + 0.1 * tokens / took
             entry = {"step": step + 1, "train_loss": loss, "lr": float(rates(step)),
-                     "tokens_per_s": round(speed)}
+                     "tokens_per_s": round(speed), "ms_per_step": round(took * 1e3, 3)}
             if (step + 1) % config.eval_every == 0 or step + 1 == config.steps:
                 entry["val_loss"] = validation_loss(evaluate, params, val_ids, config)
             history.append(entry)
+            state = State(params, opt_state, step + 1)  # the commit: one binding
             log.write(**entry)
-            shown = f"  val {entry['val_loss']:.4f}" if "val_loss" in entry else ""
-            progress.update(step + 1, loss, speed, shown)
+            if "val_loss" in entry:
+                progress.message(f"step {step + 1}: validation loss {entry['val_loss']:.4f}")
+            progress.update(step + 1, loss, took * 1e3, speed)
             if (step + 1) % config.checkpoint_every == 0:
-                save(step + 1)
+                save(state)
     except KeyboardInterrupt:
         progress.close()
-        done = history[-1]["step"] if history else start
-        save(done)
-        stream.write(f"interrupted: checkpoint of step {done} saved; continue with "
-                     f"levante train --resume {run}\n")
+        try:
+            if state.step != (saved or 0) and _alive(state):
+                save(state)
+                stream.write(f"interrupted: checkpoint of step {state.step} saved; continue "
+                             f"with levante train --resume {run}\n")
+            elif saved is not None:
+                stream.write(f"interrupted: the checkpoint of step {saved} is kept; continue "
+                             f"with levante train --resume {run}\n")
+            else:
+                stream.write("interrupted before the first step: nothing was saved\n")
+        finally:
+            if start == 0:
+                _abandon(run, created)
         raise
-    progress.close()
-    save(config.steps)
-    plot_losses(history, run / "loss.png")
-    text = sample_text(params, model_config, vocab, config)
-    (run / "samples.txt").write_text(text, encoding="utf-8")
+    finally:
+        progress.close()
+    if saved != state.step:
+        save(state)
+    _checkpoint.write_atomically(run / "loss.png", lambda p: plot_losses(history, p))
+    text = sample_text(state.params, model_config, vocab, config)
+    _checkpoint.write_text(run / "samples.txt", text)
     final = [h["val_loss"] for h in history if "val_loss" in h]
     stream.write(f"validation loss {final[-1]:.4f}\n" if final else "")
     stream.write(f"--- sample ---\n{text}\n--- run saved in {run} (loss.png, metrics.jsonl) ---\n")

@@ -51,21 +51,63 @@ def corpus(config, vocabulary=None):
 
 
 def open_run(run):
-    """(settings, vocabulary, record) of an existing run directory."""
+    """(settings, vocabulary, record) of an existing run directory, each checked."""
     record = _checkpoint.read_record(run)
+    where = Path(run) / _checkpoint.RUN_FILE
+    settings = from_mapping(record["settings"], f"{where}, field 'settings'")
+    words = record["vocabulary"]
+    symbols = words.get("symbols")
+    if not isinstance(symbols, list) or not symbols or not all(
+            isinstance(s, str) and len(s) == 1 for s in symbols):
+        raise TrainError(f"{where} is damaged: the field 'vocabulary.symbols' is a non-empty "
+                         "list of single characters")
+    if words.get("unknown") is not None and not isinstance(words["unknown"], str):
+        raise TrainError(f"{where} is damaged: the field 'vocabulary.unknown' is a character "
+                         "or null")
     try:
-        settings = from_mapping(record["settings"], f"{run}/run.json")
-        vocabulary = data.Vocabulary.from_json(record["vocabulary"])
-    except (KeyError, TypeError, data.DataError) as error:
-        raise TrainError(f"{run}/run.json is damaged: {error}") from None
+        vocabulary = data.Vocabulary.from_json(words)
+    except data.DataError as error:
+        raise TrainError(f"{where} is damaged: the field 'vocabulary': {error}") from None
     return settings, vocabulary, record
+
+
+def _layers_in(header):
+    return len({name.split("/")[2] for name in header if name.startswith("params/blocks/")})
+
+
+def param_shapes(model, model_config):
+    """The parameters' `jax.ShapeDtypeStruct`s, traced without allocating anything."""
+    return trace_shapes(lambda p, ids: model.forward(p, model_config, ids), jax.random.key(0),
+                        jax.ShapeDtypeStruct((1, model_config.block), np.int32))
+
+
+def checked_checkpoint(run, record, model, model_config, opt=None):
+    """(param shapes, arrays) of a run's checkpoint, checked before anything is built: the
+    file is regular and within the size limit, its hash matches, and the tensor shapes in
+    its header are those the settings give (the parameters, and the optimizer state when
+    `opt` is given)."""
+    path = Path(run) / record["checkpoint"]
+    raw, header = _checkpoint.read_header(run, record)
+    layers = getattr(model_config, "layers", None)
+    if layers is not None and _layers_in(header) != layers:
+        # checked first: tracing a model of `layers` blocks costs time in proportion
+        raise TrainError(f"the checkpoint {path} holds {_layers_in(header)} block(s), the "
+                         f"settings in run.json say --layers {layers}: run.json is damaged")
+    shapes = param_shapes(model, model_config)
+    expected = _checkpoint.shapes("params", shapes)
+    if opt is not None:
+        expected.update(_checkpoint.shapes("opt", jax.eval_shape(opt.init, shapes)))
+    _checkpoint.check_shapes(path, header, expected)
+    return shapes, _checkpoint.load_arrays(path, raw)
 
 
 def load_params(run):
     """(settings, vocabulary, model module, model config, params) of a run's checkpoint.
 
-    The parameters' structure comes from `lv.trace_shapes` (nothing is initialized), and
-    the arrays from the checkpoint, whose hash is checked first.
+    The run directory is untrusted input: `run.json` is checked field by field, the
+    checkpoint's hash and the tensor shapes in its header are checked against the settings
+    before any array is built (`lv.trace_shapes` gives the structure; nothing is
+    initialized). Raises TrainError naming the file and field that is wrong.
 
     >>> import io, tempfile
     >>> from levante.train import TrainConfig, train
@@ -78,10 +120,8 @@ def load_params(run):
     """
     settings, vocabulary, record = open_run(run)
     model, model_config = model_of(settings, len(vocabulary))
-    shapes = trace_shapes(lambda p, ids: model.forward(p, model_config, ids), jax.random.key(0),
-                          np.zeros((1, model_config.block), np.int32))
+    shapes, arrays = checked_checkpoint(run, record, model, model_config)
     template = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shapes)
-    arrays = _checkpoint.load_arrays(run, record)
     params = _checkpoint.unflatten("params", arrays, template)
     return settings, vocabulary, model, model_config, params
 
