@@ -36,10 +36,17 @@ def init_cache(batch, length, heads, head_dim, dtype=jnp.float32):
     read: a decoding loop then carries, writes and reads one array per cache with no
     reshapes in between (with separate `b h` axes, XLA on CPU copies the cache each step).
 
+    `length` is the cache's capacity: writing past it raises `NetsError` eagerly and gives
+    NaN under `jit` (see `attention`); nothing wraps around.
+
     >>> cache = init_cache(2, 16, 4, 8)
     >>> cache["keys"].shape, int(cache["index"])
     ((8, 16, 8), 0)
     """
+    for name, size in (("batch", batch), ("length", length), ("heads", heads),
+                       ("head_dim", head_dim)):
+        if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
+            raise NetsError(f"init_cache: {name} is a positive int, not {size!r}")
     zeros = jnp.zeros((batch * heads, length, head_dim), dtype)
     return {"keys": zeros, "values": zeros, "index": jnp.zeros((), jnp.int32)}
 
@@ -70,7 +77,8 @@ def dot_product_attention(q, k, v, mask=None):
     (1, 3, 2, 4)
     """
     heads_first = lambda t: ein.rearrange("b t h c -> b h t c", t)
-    y = _attend(heads_first(q), heads_first(k), heads_first(v), mask)
+    q, k, v = heads_first(q), heads_first(k), heads_first(v)
+    y = _attend(q, k, v, _combine(mask, None, (*q.shape[:3], k.shape[2])))
     return ein.rearrange("b h q c -> b q h c", y)
 
 
@@ -92,19 +100,42 @@ def _positions(query_length, key_length, cache_index):
     return jnp.arange(query_length) + cache_index, jnp.arange(key_length)
 
 
-def _combine(mask, visible):
+def _combine(mask, visible, shape):
+    """The user's mask (checked against the scores' shape `b h q k`) and `visible`."""
     if mask is None:
         return visible
     mask = jnp.asarray(mask)
     if mask.dtype != jnp.bool_:
         raise NetsError(f"attention masks are boolean (True = attend); got {mask.dtype}. "
                         "Convert an additive mask with mask == 0")
+    _check_mask(mask.shape, shape)
     return mask if visible is None else jnp.logical_and(mask, visible)
+
+
+def _check_mask(mask, scores):
+    """A mask lines up with the scores `b h q k` from the right, each axis 1 or the same
+    size. Three axes are refused: `b q k` would be read as `h q k` whenever b equals h."""
+    if len(mask) == 3:
+        raise NetsError(f"attention: a mask of shape {tuple(mask)} is ambiguous (b q k or "
+                        "h q k?); give it 4 axes b h q k, e.g. mask[:, None] for b q k")
+    fits = len(mask) <= len(scores) and all(m in (1, s) for m, s in
+                                            zip(mask[::-1], scores[::-1]))
+    if not fits:
+        raise NetsError(f"attention: a mask of shape {tuple(mask)} does not fit the scores "
+                        f"b h q k = {tuple(scores)}; give it shape (b, h, q, k), with 1 for "
+                        "an axis it is the same along, e.g. (b, 1, 1, k) for key padding")
 
 
 def _write(cache, keys, values):
     """Write `(b h) t c` keys and values at the cache's index: (new cache, overflowed)."""
     index, length, steps = cache["index"], cache["keys"].shape[1], keys.shape[1]
+    if cache["keys"].shape[::2] != keys.shape[::2]:
+        raise NetsError(f"the KV cache holds (b h) L c = {cache['keys'].shape}, but the keys "
+                        f"are {keys.shape}: make it with init_cache(batch, length, heads, "
+                        "head_dim) of this attention")
+    if steps > length:  # a shape: an error under jit too
+        raise NetsError(f"the KV cache holds {length} positions; a chunk of {steps} cannot "
+                        "fit: make the cache longer or feed the chunk in parts")
     if not isinstance(index, jax.core.Tracer) and int(index) + steps > length:
         raise NetsError(f"the KV cache holds {length} positions; writing {steps} at index "
                         f"{int(index)} would pass its end: make the cache longer")
@@ -138,7 +169,7 @@ def _heads(q, k, v, *, heads, mask, causal, cache, rope):
     if mask is None and causal and q.shape[2] <= k.shape[2]:
         y = _causal_attention(q, k, v, visible)
     else:
-        y = _attend(q, k, v, _combine(mask, visible))
+        y = _attend(q, k, v, _combine(mask, visible, (*q.shape[:3], k.shape[2])))
     return ein.rearrange("b h q c -> b q (h c)", y), None
 
 
@@ -153,7 +184,7 @@ def _cached_heads(q, k, v, *, heads, mask, causal, cache):
     visible = key_positions[None, :] < cache["index"]  # slots written so far
     if causal:
         visible = visible & (key_positions[None, :] <= query_positions[:, None])  # q k
-    visible = _combine(mask, visible)
+    visible = _combine(mask, visible, (*q.shape[:3], keys.shape[1]))
     if visible.ndim > 2:  # a mask broadcastable to b h q k
         shape = (q.shape[0], heads, q.shape[2], keys.shape[1])
         visible = fold(jnp.broadcast_to(visible, shape))
