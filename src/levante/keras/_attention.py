@@ -117,13 +117,15 @@ class CachedMultiHeadAttention(keras.layers.MultiHeadAttention):
         return ops.zeros((2, batch_size, length, self._num_heads, self._key_dim), dtype)
 
     # --- shapes -------------------------------------------------------------------------
-    def _cache_length(self, cache):
+    def _cache_length(self, cache, batch=None):
         if cache is None:
             return 0
         shape = tuple(cache.shape)
+        batch = check.static_size(batch)
         if len(shape) != 5 or shape[0] != 2 or tuple(shape[3:]) != (self._num_heads,
-                                                                     self._key_dim):
-            raise LayerError(f"{_OWNER}: cache has shape {shape}; it must be (2, batch, "
+                                                                     self._key_dim) \
+                or (None not in (batch, shape[1]) and shape[1] != batch):
+            raise LayerError(f"{_OWNER}: cache has shape {shape}; it must be (2, {batch}, "
                              f"length, {self._num_heads}, {self._key_dim}): keys then values,"
                              " as returned by a call or by empty_cache")
         return shape[2]
@@ -153,6 +155,7 @@ class CachedMultiHeadAttention(keras.layers.MultiHeadAttention):
              attention_mask=None, return_attention_scores=False, use_causal_mask=True):
         key = value if key is None else key
         concrete_step = self._check_step(step, cache)
+        self._cache_length(cache, ops.shape(query)[0])
         q = self._query_dense(query)  # b t h c
         k, v = self._key_dense(key), self._value_dense(value)  # b s h c
         steps = ops.shape(q)[1]
@@ -192,8 +195,8 @@ class CachedMultiHeadAttention(keras.layers.MultiHeadAttention):
             raise LayerError(f"{_OWNER}: step={step!r} writes into the slots of a cache, but "
                              "cache is None: pass cache=layer.empty_cache(batch, length), "
                              "or step=None to append")
-        if isinstance(step, bool) or isinstance(step, numbers.Real) and not isinstance(
-                step, numbers.Integral):
+        if isinstance(step, bool) or (isinstance(step, numbers.Real) and not isinstance(
+                step, numbers.Integral)):
             raise LayerError(f"{_OWNER}: step={step!r} must be an int slot index (or None)")
         if isinstance(step, numbers.Integral):
             if step < 0:
