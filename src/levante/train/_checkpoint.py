@@ -152,17 +152,24 @@ def write_text(path, text):
     write_atomically(path, lambda p: Path(p).write_text(text, encoding="utf-8"))
 
 
-def clean(run, keep=None):
-    """Remove what an interrupted process left in `run`: hidden temporaries, and checkpoints
-    that `run.json` does not name (`keep`); returns the names removed."""
+def clean(run):
+    """Remove the hidden temporaries (`.<name>.tmp`) a killed process left in `run`, and
+    return their names. Checkpoints are left alone: `save` removes older ones only after
+    `run.json` names a newer one."""
     removed = []
     for entry in sorted(Path(run).iterdir()):
-        orphan = TEMPORARY.fullmatch(entry.name) or (
-            keep is not None and CHECKPOINT.fullmatch(entry.name) and entry.name != keep)
-        if orphan and entry.is_file() and not entry.is_symlink():
+        if TEMPORARY.fullmatch(entry.name) and entry.is_file() and not entry.is_symlink():
             _remove(entry)
             removed.append(entry.name)
     return removed
+
+
+def make_directory(run):
+    """Create the run directory (and its parents); TrainError naming it if that fails."""
+    try:
+        Path(run).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise TrainError(f"cannot create the run directory {run}: {_why(error)}") from None
 
 
 def check_writable(run, needed_bytes):
@@ -223,6 +230,9 @@ def read_regular(path, limit, what):
     except FileNotFoundError:
         raise TrainError(f"the {what} {path} is missing") from None
     except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise TrainError(f"the {what} {path} is a symbolic link, not a regular file in "
+                             "the run") from None
         raise TrainError(f"the {what} {path} cannot be opened: "
                          f"{error.strerror or error}") from None
     try:

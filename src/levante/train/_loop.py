@@ -174,7 +174,7 @@ def _bytes(tree):
 
 def _abandon(run, created):
     """Remove what a fresh run that never saved wrote: its log, temporaries, the directory."""
-    if (run / _checkpoint.RUN_FILE).exists():
+    if not run.is_dir() or (run / _checkpoint.RUN_FILE).exists():
         return
     _checkpoint.clean(run)
     for name in ("metrics.jsonl", ".levante-write-check"):
@@ -201,8 +201,8 @@ def _train(config, resume, stream, steps, interrupts):
     interrupts.check()  # a Ctrl-C during the checks: nothing was written
     created = not run.exists()
     try:
-        run.mkdir(parents=True, exist_ok=True)
-        removed = _checkpoint.clean(run, keep=record and record["checkpoint"])
+        _checkpoint.make_directory(run)
+        removed = _checkpoint.clean(run)
         # a checkpoint holds parameters and AdamW's two moments; the old one stays until the
         # new one is whole
         _checkpoint.check_writable(run, 6 * _bytes(shapes) + (1 << 20))
@@ -220,13 +220,17 @@ def _train(config, resume, stream, steps, interrupts):
         if record is None:
             _abandon(run, created)
         raise
-    return _loop(config, run, vocab, train_ids, val_ids, model, model_config, opt,
-                 State(params, opt_state, done), history, log, removed, stream, interrupts,
-                 created)
+    try:
+        return _loop(config, run, vocab, train_ids, val_ids, model, model_config, opt,
+                     State(params, opt_state, done), history, log, removed, stream, interrupts)
+    except BaseException:
+        if record is None:  # a fresh run that stops before its first checkpoint leaves nothing
+            _abandon(run, created)
+        raise
 
 
 def _loop(config, run, vocab, train_ids, val_ids, model, model_config, opt, state, history,
-          log, removed, stream, interrupts, created):
+          log, removed, stream, interrupts):
     start = state.step
     saved = start if start else None  # the step of the checkpoint run.json names
     step_fn, evaluate = make_step(model, model_config, opt), make_eval(model, model_config)
@@ -280,19 +284,15 @@ def _loop(config, run, vocab, train_ids, val_ids, model, model_config, opt, stat
                 save(state)
     except KeyboardInterrupt:
         progress.close()
-        try:
-            if state.step != (saved or 0) and _alive(state):
-                save(state)
-                stream.write(f"interrupted: checkpoint of step {state.step} saved; continue "
-                             f"with levante train --resume {run}\n")
-            elif saved is not None:
-                stream.write(f"interrupted: the checkpoint of step {saved} is kept; continue "
-                             f"with levante train --resume {run}\n")
-            else:
-                stream.write("interrupted before the first step: nothing was saved\n")
-        finally:
-            if start == 0:
-                _abandon(run, created)
+        if state.step != (saved or 0) and _alive(state):
+            save(state)
+            stream.write(f"interrupted: checkpoint of step {state.step} saved; continue "
+                         f"with levante train --resume {run}\n")
+        elif saved is not None:
+            stream.write(f"interrupted: the checkpoint of step {saved} is kept; continue "
+                         f"with levante train --resume {run}\n")
+        else:
+            stream.write("interrupted before a step was saved: nothing is kept\n")
         raise
     finally:
         progress.close()
