@@ -1,4 +1,5 @@
-"""levante.models: GPT and LSTM forward passes, cached decoding, sampling."""
+"""levante.models: GPT and LSTM forward passes, cached decoding, sampling, and the checks on
+positions (learned table, caches), ids and prompts."""
 
 import functools
 
@@ -7,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from levante import nets
 from levante.models import generate, gpt, lstm
 from levante.models._generate import SamplingError, _in_top_k, _sample, _window, plan
 
@@ -144,3 +146,96 @@ def test_top_k_keeps_what_numpy_keeps(vocab):
     for k in (1, 3, vocab):
         kth = np.sort(logits, axis=-1)[:, -k][:, None]
         np.testing.assert_array_equal(_in_top_k(jnp.asarray(logits), k), logits >= kth)
+
+
+# ---------------------------------------------------------------- positions, ids, prompts
+
+
+@functools.cache
+def small_params():
+    return gpt.init(SMALL, jax.random.key(0))
+
+
+def long_cache(config, extra=4):
+    """A cache longer than the block, made by hand (gpt.init_cache refuses it)."""
+    return [nets.init_cache(1, config.block + extra, config.heads, config.width // config.heads)
+            for _ in range(config.layers)]
+
+
+def test_learned_positions_end_at_the_block():
+    config, params = SMALL, small_params()
+    with pytest.raises(gpt.ConfigError, match="longer than the 12 learned positions"):
+        gpt.init_cache(config, 1, length=config.block + 1)
+    ids = jax.random.randint(jax.random.key(2), (1, config.block), 0, config.vocab)
+    _, full = gpt.forward(params, config, ids, cache=long_cache(config))  # 12 of 16 slots
+    token = jnp.asarray([[3]])
+    # was: position block - 1 silently reused for every later token
+    with pytest.raises(gpt.ConfigError, match=r"positions 12..12 are past the 12 learned"):
+        gpt.forward(params, config, token, cache=full)
+    forward = jax.jit(functools.partial(gpt.forward, config=config))
+    logits, _ = forward(params, ids=token, cache=full)
+    assert np.isnan(np.asarray(logits)).all()
+    # the last position that exists is still fine, eagerly and under jit
+    _, eleven = gpt.forward(params, config, ids[:, :11], cache=gpt.init_cache(config, 1))
+    eager, _ = gpt.forward(params, config, ids[:, 11:], cache=eleven)
+    compiled, _ = forward(params, ids=ids[:, 11:], cache=eleven)
+    np.testing.assert_allclose(eager, gpt.forward(params, config, ids)[:, 11:], atol=2e-5)
+    np.testing.assert_allclose(compiled, eager, atol=2e-5)
+
+
+def test_a_cached_chunk_longer_than_the_block_is_a_clear_error():
+    ids = jnp.zeros((1, SMALL.block + 1), jnp.int32)
+    params = small_params()
+    for cache in (gpt.init_cache(SMALL, 1), long_cache(SMALL)):
+        with pytest.raises(gpt.ConfigError, match="13 tokens exceed the 12 learned positions"):
+            gpt.forward(params, SMALL, ids, cache=cache)
+        # under jit too: it was a raw lax TypeError
+        with pytest.raises(gpt.ConfigError, match="13 tokens exceed"):
+            jax.jit(functools.partial(gpt.forward, config=SMALL))(params, ids=ids, cache=cache)
+    with pytest.raises(gpt.ConfigError, match="13 tokens exceed"):
+        gpt.prefill(params, SMALL, ids)
+
+
+def test_rotary_positions_end_at_the_cache():
+    config, params = ROTARY, gpt.init(ROTARY, jax.random.key(0))
+    ids = jnp.zeros((1, config.block + 1), jnp.int32)
+    with pytest.raises(nets.NetsError, match="holds 12 positions; a chunk of 13 cannot fit"):
+        gpt.forward(params, config, ids, cache=gpt.init_cache(config, 1))
+    # a longer cache is allowed: rotary positions have no table
+    logits, cache = gpt.forward(params, config, ids, cache=gpt.init_cache(config, 1, 16))
+    assert np.isfinite(np.asarray(logits)).all() and int(cache[0]["index"]) == 13
+
+
+def test_a_cache_of_other_layers_is_refused():
+    with pytest.raises(gpt.ConfigError, match="the cache has 1 layers, the model 2"):
+        gpt.forward(small_params(), SMALL, jnp.zeros((1, 2), jnp.int32),
+                    cache=gpt.init_cache(SMALL, 1)[:1])
+
+
+@pytest.mark.parametrize("bad", [-1, 11, 100])
+def test_ids_outside_the_vocabulary(bad):
+    ids = jnp.asarray([[1, 2, 3], [1, 2, bad]])
+    with pytest.raises(nets.NetsError, match=rf"ids hold {bad} at position \(1, 2\)"):
+        gpt.forward(small_params(), SMALL, ids)
+    logits = jax.jit(functools.partial(gpt.forward, config=SMALL))(small_params(), ids=ids)
+    # the sequence with the bad id is NaN throughout (0 attention weight times a NaN value
+    # is NaN), never the logits of a clamped id; the other sequence is untouched
+    assert np.isnan(np.asarray(logits[1])).all()
+    np.testing.assert_allclose(logits[:1], gpt.forward(small_params(), SMALL, ids[:1]),
+                               atol=2e-5)
+    config = lstm.LSTMConfig(vocab=7, width=4, hidden=8)
+    with pytest.raises(nets.NetsError, match="outside \\[0, 7\\)"):
+        lstm.forward(lstm.init(config, jax.random.key(0)), config, jnp.asarray([[1, 7]]))
+
+
+@pytest.mark.parametrize("prompt, steps, message", [
+    ([1, -1], 3, r"the prompt holds -1, outside the ids \[0, 11\)"),
+    ([[1, 11]], 3, "the prompt holds 11"),
+    ([1.0, 2.0], 3, "the prompt holds ids, integers"),
+    ([True], 3, "the prompt holds ids, integers"),
+    ([1, 2], -5, "steps is how many ids to sample, an int >= 0; got -5"),
+    ([1, 2], 2.0, "steps is how many"),
+])
+def test_bad_prompts_and_steps(prompt, steps, message):
+    with pytest.raises(SamplingError, match=message):
+        generate(small_params(), SMALL, prompt, steps, jax.random.key(0))

@@ -126,11 +126,26 @@ def _sample(params, config, history, key, *, runs, temperature, top_k):
     return history
 
 
+def _checked_prompt(prompt_ids, vocab):
+    """The prompt as int32, once its ids are known to be integers in [0, vocab)."""
+    values = np.asarray(prompt_ids)
+    if values.size and not np.issubdtype(values.dtype, np.integer):
+        raise SamplingError(f"the prompt holds ids, integers in [0, {vocab}); got "
+                            f"{values.dtype}")
+    outside = (values < 0) | (values >= vocab)
+    if outside.any():
+        raise SamplingError(f"the prompt holds {values[outside][0]}, outside the ids "
+                            f"[0, {vocab}) of this model's vocabulary")
+    return jnp.asarray(values, jnp.int32)
+
+
 def generate(params, config, prompt_ids, steps, key, temperature=1.0, top_k=None):
     """`steps` new ids after `prompt_ids` (`t` or `b t`), sampled with `key`.
 
     `temperature=0` picks the likeliest id; `top_k` samples among the k likeliest (all of
-    them when k is at least the vocabulary size).
+    them when k is at least the vocabulary size). The prompt holds integer ids in
+    `[0, vocab)` (else `SamplingError`: inside the compiled loop a wrong id could not
+    raise); `steps` is an int >= 0.
 
     >>> import jax, jax.numpy as jnp
     >>> config = gpt.GPTConfig(vocab=10, layers=1, heads=2, width=8, block=8)
@@ -138,11 +153,13 @@ def generate(params, config, prompt_ids, steps, key, temperature=1.0, top_k=None
     >>> generate(params, config, jnp.array([1, 2, 3]), 20, jax.random.key(1)).shape
     (20,)
     """
-    prompt = jnp.asarray(prompt_ids, jnp.int32)
+    prompt = _checked_prompt(prompt_ids, config.vocab)
     single = prompt.ndim == 1
     prompt = prompt[None] if single else prompt
     if prompt.ndim != 2 or prompt.shape[1] == 0:
         raise SamplingError("the prompt is a non-empty sequence of ids (t) or a batch (b t)")
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
+        raise SamplingError(f"steps is how many ids to sample, an int >= 0; got {steps!r}")
     if temperature < 0:
         raise SamplingError(f"temperature must be >= 0, got {temperature}")
     if top_k is not None and top_k < 1:

@@ -67,6 +67,11 @@ class GPTConfig:
 def forward(params, config, ids, cache=None, key=None, training=False):
     """Logits `b t vocab` for ids `b t`; with `cache` (from `init_cache`), `(logits, cache)`.
 
+    Positions are checked, never clamped: without a cache at most `block` tokens; with one,
+    learned positions end at `block` (a chunk or step past it raises `ConfigError` when the
+    cache index is concrete, and gives NaN logits under `jit`), and every cache ends at its
+    length (`nets.attention`'s rule). Ids outside `[0, vocab)`: see `nets.embedding`.
+
     >>> import jax, jax.numpy as jnp
     >>> config = GPTConfig(vocab=10, layers=1, heads=2, width=8, block=16)
     >>> params = init(config, jax.random.key(0))
@@ -74,6 +79,9 @@ def forward(params, config, ids, cache=None, key=None, training=False):
     (2, 5, 10)
     """
     length = ids.shape[1]
+    if cache is not None and len(cache) != config.layers:
+        raise ConfigError(f"the cache has {len(cache)} layers, the model {config.layers}: "
+                          "make it with init_cache(config, batch)")
     offset = 0 if cache is None else cache[0]["index"]
     if cache is None and length > config.block:
         raise ConfigError(f"{length} tokens exceed the context of {config.block} (block)")
@@ -81,7 +89,7 @@ def forward(params, config, ids, cache=None, key=None, training=False):
     if config.positions == "learned":
         table = validate(params["positions"], (config.block, config.width),
                          init=initializers.normal(0.02))
-        x = x + jax.lax.dynamic_slice_in_dim(table, offset, length)[None]
+        x = x + _learned_positions(table, offset, length)[None]
     # the blocks compute in the dtype of their input: mixed precision starts here
     x = x.astype(config.precision)
     keys = [None] * config.layers if key is None else list(jax.random.split(key, config.layers))
@@ -104,6 +112,23 @@ def forward(params, config, ids, cache=None, key=None, training=False):
     return logits if cache is None else (logits, new_cache)
 
 
+def _learned_positions(table, offset, length):
+    """Rows `offset .. offset + length - 1` of the position table (`t c`): never clamped to
+    its last row (`dynamic_slice` would), an error past it, or NaN when `offset` is traced."""
+    block = table.shape[0]
+    if length > block:  # a shape: an error under jit too
+        raise ConfigError(f"{length} tokens exceed the {block} learned positions (block): feed "
+                          f"at most {block} at once")
+    if isinstance(offset, int):
+        return table[offset:offset + length]
+    if not isinstance(offset, jax.core.Tracer) and int(offset) + length > block:
+        raise ConfigError(f"positions {int(offset)}..{int(offset) + length - 1} are past the "
+                          f"{block} learned positions (block): a GPT with learned positions "
+                          f"sees at most {block} tokens; restart the context (generate does)")
+    rows = jax.lax.dynamic_slice_in_dim(table, offset, length)
+    return jnp.where(offset + length > block, jnp.nan, rows)
+
+
 def init(config, key):
     """The parameters of a GPT, made by `lv.trace` (path-stable: see levante.core).
 
@@ -117,8 +142,15 @@ def init(config, key):
 
 
 def init_cache(config, batch, length=None, dtype=jnp.float32):
-    """One empty KV cache per layer, each holding `length` (default: block) positions."""
+    """One empty KV cache per layer, each holding `length` (default: block) positions.
+
+    With learned positions a cache holds at most `block` (there are no vectors for later
+    positions); rotary positions have no such limit."""
     length = config.block if length is None else length
+    if config.positions == "learned" and length > config.block:
+        raise ConfigError(f"a cache of {length} positions is longer than the {config.block} "
+                          "learned positions (block): use length <= block, or "
+                          "positions='rotary'")
     return [nets.init_cache(batch, length, config.heads, config.width // config.heads, dtype)
             for _ in range(config.layers)]
 
