@@ -48,7 +48,7 @@ def normal(*shape):
 
 
 def close(a, b, tolerance=TOLERANCE, what=""):
-    a, b = numpy(a), np.asarray(b)
+    a, b = numpy(a), numpy(b)
     assert a.shape == b.shape, f"{what}: shapes {a.shape} and {b.shape}"
     error = float(np.max(np.abs(a - b))) if a.size else 0.0
     assert error <= tolerance, f"{what}: max abs difference {error:.3g} > {tolerance}"
