@@ -26,6 +26,7 @@ SHORT = {  # a few seconds each: 30 steps of small models
     "07_llama_style.py": [*TINY, "--layers", "1"],
     "08_byte_level.py": [*TINY, "--layers", "1"],
     "09_notation_gallery.py": TINY,
+    "10_keras_characters.py": [*TINY, "--layers", "1"],
 }
 FINAL_LINE = re.compile(r"first loss (\S+) last loss (\S+)")
 
