@@ -38,6 +38,7 @@ class GPTConfig:
     positions: str = "learned"  # or "rotary"
     gated: bool = False
     norm: str = "layer"  # or "rms"
+    norm_eps: float | None = None  # None: the norm's default (1e-5 layer, 1e-6 rms); GPT-2 1e-5
     activation: str = "gelu"
     tie: bool = True  # read-out shares the embedding table
     bias: bool = True
@@ -60,6 +61,9 @@ class GPTConfig:
                 raise ConfigError(f"{name} must be at least 1")
         if self.precision not in ("float32", "bfloat16"):
             raise ConfigError(f"precision is 'float32' or 'bfloat16', not {self.precision!r}")
+        if self.norm_eps is not None and not self.norm_eps > 0:
+            raise ConfigError(f"norm_eps is positive (or None for the norm's default), "
+                              f"not {self.norm_eps}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout is a probability in [0, 1), not {self.dropout}")
 
@@ -99,12 +103,13 @@ def forward(params, config, ids, cache=None, key=None, training=False):
             params["blocks"][i], x, heads=config.heads, gated=config.gated, norm=config.norm,
             activation=config.activation, cache=None if cache is None else cache[i],
             rope=config.positions == "rotary", bias=config.bias, dropout=config.dropout,
-            key=keys[i], training=training)
+            key=keys[i], training=training, eps=config.norm_eps)
         if cache is not None:
             x, layer_cache = x
             new_cache.append(layer_cache)
     normalize = nets.layer_norm if config.norm == "layer" else nets.rms_norm
-    x = normalize(params["norm"], x)
+    x = normalize(params["norm"], x) if config.norm_eps is None else \
+        normalize(params["norm"], x, eps=config.norm_eps)
     if config.tie:
         logits = nets.embedding_readout(params["embed"], x, config.vocab)
     else:

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 
 from ._attention import multi_head_self_attention
@@ -19,12 +21,12 @@ NORMS = {"layer": layer_norm, "rms": rms_norm}
 
 def transformer_block(params, x, *, heads, hidden=None, gated=False, norm="layer",
                       activation="gelu", causal=True, mask=None, cache=None, rope=None,
-                      bias=True, dropout=0.0, key=None, training=False):
+                      bias=True, dropout=0.0, key=None, training=False, eps=None):
     """One pre-norm block over `b t c`; returns `b t c`, or `(out, new_cache)` with `cache=`.
 
     `hidden` defaults to 4 × width; `gated=True` uses `feed_forward_gate` (no biases);
-    `norm` is "layer" or "rms"; `dropout` applies to both residual branches while
-    `training` (then `key` is required).
+    `norm` is "layer" or "rms", with epsilon `eps` (default: the norm's own, 1e-5 / 1e-6);
+    `dropout` applies to both residual branches while `training` (then `key` is required).
 
     >>> import jax.numpy as jnp
     >>> import levante as lv
@@ -37,6 +39,8 @@ def transformer_block(params, x, *, heads, hidden=None, gated=False, norm="layer
     if norm not in NORMS:
         raise NetsError(f"norm is one of {sorted(NORMS)}; got {norm!r}")
     normalize = NORMS[norm]
+    if eps is not None:
+        normalize = functools.partial(normalize, eps=eps)
     keys = (None, None) if key is None else jax.random.split(key)
     hidden = 4 * x.shape[-1] if hidden is None else hidden
     h = normalize(params["norm_attention"], x)
