@@ -4,7 +4,6 @@ device count is fixed when JAX starts: XLA_FLAGS=--xla_force_host_platform_devic
     python _scale_script.py checks                 several meshes, one JSON line of results
     python _scale_script.py worker ADDR P I STEPS  process I of P trains STEPS steps (mesh
                                                    data=2,fsdp=2 over every process's devices)
-    python _scale_script.py single STEPS           the same run in one process
 """
 
 import json
@@ -147,7 +146,5 @@ def worker(address, processes, index, steps):
 if __name__ == "__main__":
     if sys.argv[1] == "checks":
         checks()
-    elif sys.argv[1] == "worker":
-        worker(*sys.argv[2:])
     else:
-        print(json.dumps(train(lt.mesh("data=2,fsdp=2"), int(sys.argv[2]))[0]))
+        worker(*sys.argv[2:])

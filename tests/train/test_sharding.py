@@ -115,7 +115,7 @@ def start_workers(steps, processes=2):
                              text=True) for i in range(processes)]
 
 
-def test_two_processes_give_the_one_process_losses():
+def test_two_processes_give_the_one_process_losses(checks):
     workers = start_workers(10)
     try:
         outputs = [w.communicate(timeout=600) for w in workers]
@@ -126,11 +126,12 @@ def test_two_processes_give_the_one_process_losses():
         assert w.returncode == 0, err[-3000:]
     losses = [[json.loads(line)["loss"] for line in out.splitlines() if line.startswith("{")]
               for out, _ in outputs]
-    single = run_script("single", "10", devices=4)
     assert losses[0] == losses[1]  # every process sees the same global loss
-    np.testing.assert_allclose(losses[0], single, rtol=0, atol=1e-5)
+    # the same global batches and seed in one process on one device
+    np.testing.assert_allclose(losses[0], checks["losses"]["data=1"][:10], rtol=0, atol=1e-5)
 
 
+@pytest.mark.slow  # two JAX processes start and compile, then wait out a heartbeat timeout
 def test_a_lost_process_stops_the_other():
     workers = start_workers(100_000)
     try:
