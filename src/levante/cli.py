@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import sys
+import warnings
 
 EXIT_USAGE = 2
 
@@ -38,6 +40,17 @@ def _sizes(pairs):
     return sizes
 
 
+def _count(text):
+    """An int >= 1 (a count of tokens or steps), for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number is expected, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"at least 1, not {value}")
+    return value
+
+
 def _add_settings(parser):
     """One flag per training setting (defaults None: the config file or the default wins)."""
     from levante.train import TrainConfig
@@ -46,16 +59,19 @@ def _add_settings(parser):
     for field in dataclasses.fields(TrainConfig):
         flag = "--" + field.name.replace("_", "-")
         default = field.default
+        # HELP names the default where it is not a value (the bundled corpus, runs/<model>)
+        help = HELP[field.name] if "(default:" in HELP[field.name] else \
+            f"{HELP[field.name]} (default: {default})"
         if isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
-                                help=f"{HELP[field.name]} (default: {default})")
+                                help=help)
         else:
             kind = {int: int, float: float}.get(type(default), str)
             if field.name in ("lr", "min_lr", "dropout", "temperature", "weight_decay", "beta2",
                               "clip", "validation"):
                 kind = float
             parser.add_argument(flag, type=kind, default=None, metavar=field.name.upper(),
-                                help=f"{HELP[field.name]} (default: {default})")
+                                help=help)
     parser.add_argument("--config", metavar="FILE", help="read settings from a TOML or JSON file")
 
 
@@ -88,15 +104,51 @@ def train(args):
     return 0
 
 
+def _prompt(args):
+    """The prompt as text: `--escapes` reads backslash escapes (\\n, \\t, \\x41, \\u00e9)."""
+    from levante.models._generate import SamplingError
+
+    prompt = args.prompt
+    if prompt == "":
+        raise SamplingError("--prompt is empty: give at least one character to continue "
+                            "(without --prompt, sampling starts from a newline)")
+    if args.escapes:
+        try:
+            # non-Latin-1 characters pass through as \\uXXXX, which unicode_escape reads back
+            prompt = prompt.encode("latin-1", "backslashreplace").decode("unicode_escape")
+        except UnicodeDecodeError as error:
+            raise SamplingError(f"--escapes cannot read {args.prompt!r}: {error.reason} at "
+                                f"character {error.start}; write \\\\ for a backslash, \\n for "
+                                "a newline, \\xHH with two hex digits") from None
+    return prompt
+
+
+def _escape_hint(args, prompt):
+    if not args.escapes and re.search(r"\\[ntr]", prompt):
+        return " (the prompt holds a backslash sequence such as \\n: add --escapes to read it " \
+            "as a newline)"
+    return ""
+
+
 def sample(args):
     import jax
 
+    from levante.data import DataError
     from levante.models import generate
     from levante.train import load_params
 
-    _, vocab, _, model_config, params = load_params(args.run)
-    prompt = args.prompt.encode().decode("unicode_escape") if args.escapes else args.prompt
-    ids = vocab.encode(prompt)
+    prompt = _prompt(args)
+    settings, vocab, _, model_config, params = load_params(args.run)
+    try:
+        ids = vocab.encode(prompt)
+    except DataError as error:
+        raise DataError(f"{error}{_escape_hint(args, prompt)}") from None
+    hint = _escape_hint(args, prompt)
+    if hint:
+        print(f"levante sample: note{hint}", file=sys.stderr)
+    print(f"levante sample: {settings.model} of {args.run}; compiling the sampler and drawing "
+          f"{args.tokens} characters (compiling takes a few seconds)...", file=sys.stderr,
+          flush=True)
     out = generate(params, model_config, ids, args.tokens, jax.random.key(args.seed),
                    temperature=args.temperature, top_k=args.top_k or None)
     print(prompt + vocab.decode(out))
@@ -173,17 +225,22 @@ def parser():
     sa = commands.add_parser("sample", help="sample text from a trained run")
     sa.add_argument("run", help="the run directory")
     sa.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
-    sa.add_argument("--escapes", action="store_true", help=r"read \n and \t in the prompt")
-    sa.add_argument("--tokens", type=int, default=500, help="characters to sample")
-    sa.add_argument("--temperature", type=float, default=0.8, help="0 samples greedily")
-    sa.add_argument("--top-k", type=int, default=40, help="0 keeps every character")
-    sa.add_argument("--seed", type=int, default=0)
+    sa.add_argument("--escapes", action="store_true",
+                    help=r"read backslash escapes in the prompt: \n, \t, \xHH, \\ (default: off)")
+    sa.add_argument("--tokens", type=_count, default=500,
+                    help="characters to sample (default: 500)")
+    sa.add_argument("--temperature", type=float, default=0.8,
+                    help="0 samples greedily (default: 0.8)")
+    sa.add_argument("--top-k", type=int, default=40,
+                    help="sample among the k likeliest characters, 0 keeps every one "
+                    "(default: 40)")
+    sa.add_argument("--seed", type=int, default=0, help="random seed of the draw (default: 0)")
     sa.set_defaults(handler=sample)
 
     be = commands.add_parser("bench", help="time the training step and the sampling speed")
     _add_settings(be)
     be.add_argument("--json", action="store_true", help="print one JSON object")
-    be.add_argument("--bench-steps", type=int, default=50, help="timed training steps")
+    be.add_argument("--bench-steps", type=_count, default=50, help="timed training steps")
     be.set_defaults(handler=bench)
 
     commands.add_parser("demo", help="a tour of the notation").set_defaults(handler=demo)
@@ -206,10 +263,20 @@ def _user_errors():
     return (DataError, NotationError, SamplingError, TrainError)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"levante: warning: {message}", file=sys.stderr)
+
+
 def main(argv=None):
-    args = parser().parse_args(argv)
+    root = parser()
+    args, unknown = root.parse_known_args(argv)
+    if unknown:  # reported with the sub-command's usage, not the top-level one
+        commands = next(a for a in root._actions if isinstance(a, argparse._SubParsersAction))
+        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        return args.handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return args.handler(args)
     except KeyboardInterrupt:
         return 130
     except Exception as error:

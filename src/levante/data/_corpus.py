@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import gzip
+import re
+import warnings
 from importlib import resources
 from pathlib import Path
 
 from ._errors import DataError
 
 BUNDLED = "shakespeare.txt.gz"
+# C0 and C1 control characters other than tab, newline and carriage return
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def shakespeare():
@@ -25,6 +29,10 @@ def shakespeare():
 def load_text(path=None):
     """The text of a corpus: `None` for the bundled Shakespeare, a file, or a directory
     whose `.txt` files (sorted by name) are joined with blank lines.
+
+    Raises DataError for a missing, empty or non-UTF-8 corpus; warns (UserWarning) when
+    more than half of its characters are control characters other than tab and newlines
+    (a binary file read as text).
 
     >>> load_text()[:9]
     'THE TRAGE'
@@ -43,6 +51,11 @@ def load_text(path=None):
         raise DataError(f"no such file or directory: {path}")
     if not text.strip():
         raise DataError(f"the corpus {path} is empty")
+    control = len(CONTROL.findall(text))
+    if control > len(text) / 2:
+        warnings.warn(f"{control:,} of the {len(text):,} characters of {path} are control "
+                      "characters (such as NUL bytes): is it text? A model trains on it as it "
+                      "is", stacklevel=2)
     return text
 
 
