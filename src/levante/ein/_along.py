@@ -143,7 +143,7 @@ def _shifts(shift, count, call):
                             call.text, whole(call.signature))
     if _integer(shift):
         return (int(shift),) * count
-    if not isinstance(shift, tuple) or not all(_integer(s) for s in shift):
+    if not isinstance(shift, tuple) or not all(type(s) is int for s in shift):
         raise NotationError(f"roll needs shift=, an int or one int per bracketed axis, not "
                             f"{shift!r}", call.text, whole(call.signature))
     if len(shift) != count:
@@ -202,6 +202,16 @@ def roll(expression, tensor, /, shift=None, **sizes):
     >>> ein.roll("b [t]", np.arange(4)[None], shift=1)
     array([[3, 0, 1, 2]])
     """
+    try:
+        options = shift_option(shift, expression)
+    except NotationError as error:
+        raise NotationError(error.reason, error.expression, error.span, shapes_of((tensor,)),
+                            sizes) from None
+    return along("roll", expression, tensor, (), options, sizes)
+
+
+def shift_option(shift, expression):
+    """The `shift=` of roll as plain ints (or None), the option its plan is keyed by."""
     if isinstance(shift, list):
         shift = tuple(shift)
     # made plain ints here, before the plan cache: its keys compare with ==, and 1.0 == 1,
@@ -212,9 +222,9 @@ def roll(expression, tensor, /, shift=None, **sizes):
         shift = tuple(int(s) for s in shift)
     elif shift is not None:
         raise NotationError(f"roll needs shift=, an int or one int per bracketed axis, not "
-                            f"{shift!r}", expression, _whole_text(expression),
-                            shapes_of((tensor,)), sizes)
-    return along("roll", expression, tensor, (), (("shift", shift),), sizes)
+                            f"{shift!r}", expression if isinstance(expression, str) else None,
+                            _whole_text(expression))
+    return (("shift", shift),)
 
 
 def flip(expression, tensor, /, *more, **sizes):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ._engine import run
 from ._errors import NotationError
 from ._layout import compose
@@ -27,6 +29,8 @@ class Arange(Op):
         vector = [a.name for d in layout for a in d.atoms
                   if not a.bracketed and not (is_number(a.name) and sizes[a.name] == 1)]
         dtype = dict(call.options).get("dtype", "int32")
+        if dtype not in _DTYPES:  # options() made it a name from the list; kept as a guard
+            raise NotationError(f"arange makes {', '.join(_DTYPES)}, not {dtype!r}", call.text)
         if not marked:
             if len(vector) != 1:
                 raise NotationError("arange of several axes needs a bracketed coordinate axis "
@@ -63,9 +67,24 @@ def arange(expression, /, *tensors, backend="numpy", dtype="int32", **sizes):
     >>> ein.arange("n", n=4)
     array([0, 1, 2, 3], dtype=int32)
     """
-    if backend not in _BACKENDS:
-        raise NotationError(f"unknown backend {backend!r}: choose one of {_BACKENDS}", expression)
-    if dtype not in ("int32", "int64", "float32"):
-        raise NotationError(f"arange makes int32, int64 or float32, not {dtype!r}", expression)
     # tensors are an error (arange makes its own), reported by the engine with the context
-    return run(_ARANGE, expression, tensors, sizes, (("backend", backend), ("dtype", dtype)))
+    return run(_ARANGE, expression, tensors, sizes, options(expression, backend, dtype))
+
+
+_DTYPES = ("int32", "int64", "float32", "float64")
+
+
+def options(expression, backend, dtype):
+    """The checked (backend, dtype) options of `arange`: names from fixed lists only, since
+    the dtype's name is written into the plan's source."""
+    if not isinstance(backend, str) or backend not in _BACKENDS:
+        raise NotationError(f"unknown backend {backend!r}: choose one of {_BACKENDS}",
+                            expression if isinstance(expression, str) else None)
+    try:
+        name = np.dtype(dtype).name
+    except (TypeError, ValueError, SyntaxError):
+        name = None
+    if name not in _DTYPES:
+        raise NotationError(f"arange makes {', '.join(_DTYPES)}, not {dtype!r}",
+                            expression if isinstance(expression, str) else None)
+    return (("backend", backend), ("dtype", name))

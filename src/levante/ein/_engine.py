@@ -14,6 +14,7 @@ from typing import NamedTuple
 from ._backends import kind_of, load
 from ._errors import NotationError, NotationRankError
 from ._factory import call_factory, is_factory
+from ._op import forbid_concatenations
 from ._parse import parse
 from ._solve import dim_size, resolve
 from ._writer import Writer, compile_plan
@@ -153,15 +154,18 @@ def build(op, expression, shapes, sizes, options, backend_name):
             writer.shapes[f"x{i}"] = tuple(shape)
         results = op.write(writer, call)
         source = writer.source(op.name, results)
+        plan = compile_plan(source, backend.namespace(), op.name, writer.constants)
     except NotationError as error:
         raise error.with_context(expression, shapes, sizes) from None
-    return compile_plan(source, backend.namespace(), op.name), source
+    return plan, source
 
 
 def prepare(op, expression, shapes, sizes, options):
     """Parse, desugar and solve: the `Call` an op's planner works from."""
     signature = parse(expression)
     inputs, outputs, spans = op.operands(signature, len(shapes), dict(options))
+    if not op.concatenates:
+        forbid_concatenations(op, signature, tuple(inputs) + tuple(outputs))
     resolved = resolve(signature.text, inputs, outputs, shapes, sizes, spans)
     return Call(signature.text, signature, resolved.inputs, resolved.outputs, resolved.sizes,
                 shapes, options)
@@ -173,6 +177,8 @@ def _with_factories(op, expression, tensors, sizes, options):
     try:
         signature = parse(expression)
         inputs, outputs, spans = op.operands(signature, len(tensors), dict(options))
+        if not op.concatenates:
+            forbid_concatenations(op, signature, tuple(inputs) + tuple(outputs))
         resolved = resolve(signature.text, inputs, outputs, shapes, sizes, spans)
     except NotationError as error:
         raise error.with_context(expression, [s if s is not None else "factory" for s in shapes],

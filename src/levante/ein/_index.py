@@ -7,12 +7,17 @@ the tensor and the indices share (`b [t] c, b i -> b i c`) are batch axes: each 
 entry indexes its own slice. The plan is `x[i0, i1, ...]` (NumPy, PyTorch) or
 `x.at[i0, ...]` (JAX), with broadcast `arange`s for batch axes: no Python loops.
 
-Out-of-range indices follow the backend: NumPy and PyTorch raise, JAX clamps reads and
-drops writes, and negative indices count from the end on NumPy and PyTorch.
+Indices are integers of any dtype (uint8 to int64, the same values on every backend);
+negative ones count from the end, as in NumPy and einx: every index lies in [-n, n).
+Float or boolean indices, and indices out of range, raise `NotationError` whenever the
+values are concrete (NumPy, eager JAX and PyTorch). Inside `jax.jit`, `grad`, `vmap` or
+`torch.compile` the values are unknown when the plan runs: there JAX clamps reads and
+drops writes out of range, as it always does.
 """
 
 from __future__ import annotations
 
+from ._backends._base import IndexContext
 from ._engine import run
 from ._errors import NotationError
 from ._layout import compose, decompose
@@ -61,6 +66,8 @@ class Index(Op):
             raise NotationError(f"{self.name}: the bracketed axes are unit axes `1`; bracket "
                                 "the axes to index", text, whole(call.signature))
         coords, vector = _coordinates(w, index_layouts, indexed, sizes, text)
+        coords = [_checked(w, c, name, 1 + (k if len(index_layouts) > 1 else 0), call)
+                  for k, (c, name) in enumerate(zip(coords, indexed))]
         batch = [n for n in x_names if n not in indexed and n in vector]
         rest = [n for n in x_names if n not in indexed and n not in vector]
         x = w.transpose(x, [x_names.index(n) for n in batch + indexed + rest])
@@ -81,11 +88,21 @@ class Index(Op):
         lines, y = w.backend.scatter(self.name, x, where, u)
         for line in lines:
             w.statement(line, [x, u, *where], ("out",))
-        y = w.call(y, [x, u, *where, "out"] if lines else [x, u, *where])
+        y = w.call(y, [x, u, *where, "out"] if lines else [x, u, *where],
+                   [sizes[n] for n in batch + indexed + rest])
         if layout_names(call.outputs[0]) != layout_names(call.inputs[0]):
             raise NotationError(f"the output of {self.name} has the layout of the first "
                                 "operand", text, whole(call.signature))
         return [compose(w, y, batch + indexed + rest, call.outputs[0], sizes, text)]
+
+
+def _checked(w, coordinate, axis, operand, call):
+    """The coordinate through the backend's index check: integers only, in range when
+    concrete, in a dtype the backend indexes with (see `_backends._base.check_bounds`)."""
+    spans = call.signature.input_spans
+    span = spans[operand] if operand < len(spans) else whole(call.signature)
+    where = IndexContext(call.text, span, display(axis), call.shapes, None)
+    return w.call(w.backend.index(coordinate, call.sizes[axis], w.constant(where)), [coordinate])
 
 
 def _implied_read(tensor, index_exprs):

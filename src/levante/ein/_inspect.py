@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numbers
+
+from ._backends import BACKENDS
 from ._engine import build, choose_backend, prepare
 from ._errors import NotationError
 from ._solve import display, is_number
@@ -12,6 +15,7 @@ class _Shapes:
     """An op that only solves: every operand expression, no output."""
 
     name = "solve"
+    concatenates = True
 
     def operands(self, signature, count, options):
         from ._op import expect_count
@@ -86,6 +90,17 @@ def check(expression, *tensors, **sizes):
     solve(expression, *tensors, **sizes)
 
 
+def _shape(shape, expression):
+    """A shape given to `explain`, as a tuple of ints (they are written into the plan)."""
+    out = []
+    for s in shape:
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 0:
+            raise NotationError(f"a shape is a tuple of non-negative ints, not {tuple(shape)!r}",
+                                expression if isinstance(expression, str) else None)
+        out.append(int(s))
+    return tuple(out)
+
+
 def explain(op, expression, *shapes_or_tensors, backend=None, **sizes):
     """The plan of `op` for these shapes, as the Python code that a warm call runs.
 
@@ -104,9 +119,12 @@ def explain(op, expression, *shapes_or_tensors, backend=None, **sizes):
     name = op if isinstance(op, str) else getattr(op, "__name__", "")
     spec, options = _registry.op_for(name, sizes)
     tensors = [t for t in shapes_or_tensors if not isinstance(t, (tuple, list))]
-    shapes = tuple(tuple(t) if isinstance(t, (tuple, list)) else tuple(getattr(t, "shape", ()))
-                   for t in shapes_or_tensors)
+    shapes = tuple(_shape(t, expression) if isinstance(t, (tuple, list))
+                   else tuple(getattr(t, "shape", ())) for t in shapes_or_tensors)
     if backend is None:
         backend = choose_backend(tensors, expression, sizes, options) if tensors else "numpy"
+    elif backend not in BACKENDS:
+        raise NotationError(f"unknown backend {backend!r}: one of {', '.join(BACKENDS)}",
+                            expression if isinstance(expression, str) else None)
     _, source = build(spec, expression, shapes, sizes, options, backend)
     return source

@@ -61,6 +61,12 @@ def compose(w, x, names, layout, sizes, text):
     wanted = output_names(layout)
     seen = set()
     for dim in layout:
+        if len(dim.terms) != 1:
+            # only rearrange cuts its outputs into pieces; anywhere else the parts would be
+            # flattened into one axis, a different value from the concatenation written
+            raise NotationError("a concatenation `(a + b)` is only understood by rearrange: "
+                                "compute the parts first, then join them with "
+                                "ein.rearrange('a, b -> (a + b)', ...)", text, dim.span)
         for atom in dim.atoms:
             if atom.name in seen:
                 raise NotationError(f"axis `{display(atom.name)}` appears twice in the output",

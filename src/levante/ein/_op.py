@@ -8,11 +8,12 @@ expressions, and a `write(writer, call)` method that plans the backend calls.
 from __future__ import annotations
 
 from ._errors import NotationError, NotationRankError
-from ._syntax import atoms, has_brackets, strip_brackets
+from ._syntax import Concat, atoms, has_brackets, strip_brackets, walk
 
 
 class Op:
     name = "op"
+    concatenates = False  # only rearrange joins and splits tensors at `(a + b)`
 
     def __repr__(self):
         return f"<ein op {self.name}>"
@@ -104,3 +105,14 @@ def check_bracket_sides(call):
                 f"axis `{display(name)}` appears both inside and outside brackets: an op works "
                 "along the bracketed axes and repeats itself over the others, so an axis is "
                 "one or the other", call.text, span)
+
+
+def forbid_concatenations(op, signature, expressions):
+    """`(a + b)` outside rearrange would be read as a flattening: refuse it, as einx does."""
+    for nodes in expressions:
+        for node in walk(nodes):
+            if isinstance(node, Concat):
+                raise NotationError(
+                    f"a concatenation `(a + b)` is only understood by rearrange, not by "
+                    f"{op.name}: compute the parts first, then join them with "
+                    "ein.rearrange('a, b -> (a + b)', ...)", signature.text, node.span)

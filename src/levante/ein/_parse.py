@@ -51,11 +51,15 @@ def _tokenize(text):
     return tokens
 
 
+MAX_DEPTH = 32  # nested parentheses and brackets; deeper would only exhaust the stack
+
+
 class _Parser:
     def __init__(self, text):
         self.text = text
         self.tokens = _tokenize(text)
         self.index = 0
+        self.depth = 0
 
     def error(self, reason, span):
         raise NotationSyntaxError(reason, self.text, span)
@@ -120,12 +124,18 @@ class _Parser:
             nodes = [Axis(value, (start, stop), bracketed)]
         elif kind == "number":
             nodes = [Number(value, (start, stop), bracketed)]
-        elif kind == "(":
-            nodes = [self.composition(start, bracketed)]
-        elif kind == "[":
-            if bracketed:
-                self.error("brackets cannot be nested", (start, stop))
-            nodes = self.bracket(start)
+        elif kind in ("(", "["):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                self.error(f"parentheses and brackets nested more than {MAX_DEPTH} deep",
+                           (start, stop))
+            if kind == "(":
+                nodes = [self.composition(start, bracketed)]
+            else:
+                if bracketed:
+                    self.error("brackets cannot be nested", (start, stop))
+                nodes = self.bracket(start)
+            self.depth -= 1
         elif kind == ")" or kind == "]":
             self.error(f"unbalanced {kind!r}: it closes nothing", (start, stop))
         else:

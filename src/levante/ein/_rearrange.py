@@ -25,6 +25,7 @@ from ._solve import Dim, display
 
 class Rearrange(Op):
     name = "rearrange"
+    concatenates = True
 
     def operands(self, signature, count, options):
         require_output(signature, "rearrange", "b h w c -> b c h w")

@@ -21,9 +21,8 @@ def op_for(name, sizes):
     if name == "dot":
         return _dot._DOT, ()
     if name == "arange":
-        options = (("backend", sizes.pop("backend", "numpy")),
-                   ("dtype", sizes.pop("dtype", "int32")))
-        return _arange._ARANGE, options
+        return _arange._ARANGE, _arange.options(None, sizes.pop("backend", "numpy"),
+                                                sizes.pop("dtype", "int32"))
     if name in REDUCTIONS:
         keep = sizes.pop("keepdims", False)
         return _reduce.Reduce(name), (("keepdims", True),) if keep else ()
@@ -34,9 +33,6 @@ def op_for(name, sizes):
     if name in ALONG:
         options = ()
         if name == "roll":
-            shift = sizes.pop("shift", None)
-            if not (isinstance(shift, int) or shift is None):
-                shift = tuple(shift)
-            options = (("shift", shift),)
+            options = _along.shift_option(sizes.pop("shift", None), None)
         return _along.Along(name), options
     raise NotationError(f"unknown op {name!r}: one of {', '.join(NAMES)}")

@@ -190,18 +190,28 @@ def expand(nodes, depths, text):
 # ---------------------------------------------------------------- sizes
 
 
+# NumPy's limits, which JAX and PyTorch share: an array holds at most 2**63 - 1 elements
+# (a broadcast view too) and has at most 64 dimensions
+MAX_ELEMENTS = 2**63 - 1
+MAX_RANK = 64
+
+
 def _check_size(name, value):
     if isinstance(value, bool) or not isinstance(value, int):
         try:
             as_int = int(value)
-        except (TypeError, ValueError):
-            as_int = None
-        if as_int is None or as_int != value:
+            same = as_int == value
+        except (TypeError, ValueError, OverflowError, ArithmeticError):
+            same = False
+        if not same:
             raise NotationSizeError(
                 f"the size given for `{name}` is {value!r}; a size is a non-negative integer")
         value = as_int
     if value < 0:
         raise NotationSizeError(f"the size given for `{name}` is {value}; it must be >= 0")
+    if value > MAX_ELEMENTS:
+        raise NotationSizeError(f"the size given for `{name}` is {value}; no array has an axis "
+                                f"that long (at most 2**63 - 1)")
     return value
 
 
@@ -210,6 +220,9 @@ def given_sizes(sizes, depths):
     known = {}
     for name, value in sizes.items():
         if isinstance(value, (tuple, list)):
+            if len(value) > MAX_RANK:
+                raise NotationRankError(f"the sizes given for `{name}...` are {len(value)} "
+                                        f"axes; an array has at most {MAX_RANK}")
             depths[name] = len(value)
             for i, v in enumerate(value):
                 known[f"{name}.{i}"] = _check_size(name, v)
@@ -334,7 +347,24 @@ def resolve(text, inputs, outputs, shapes, sizes, spans, out_spans=None):
                         known[name] = known[base]
     solve_sizes(text, in_layouts, shapes, known)
     require_sizes(text, in_layouts + out_layouts, known)
+    _check_limits(text, in_layouts + out_layouts, known)
     return Resolved(in_layouts, out_layouts, known)
+
+
+def _check_limits(text, layouts, known):
+    """Every layout, and every operand split into one axis per name, must fit an array."""
+    for layout in layouts:
+        atoms = [a for d in layout for a in d.atoms]
+        if len(layout) > MAX_RANK or len(atoms) > MAX_RANK:
+            raise NotationRankError(
+                f"this part of the expression has {max(len(layout), len(atoms))} axes; "
+                f"an array has at most {MAX_RANK} (NumPy's limit)", text,
+                (layout[0].span[0], layout[-1].span[1]))
+        if math.prod(known[a.name] for a in atoms) > MAX_ELEMENTS:
+            raise NotationSizeError(
+                "these axes hold more than 2**63 - 1 elements, more than any array can: "
+                + " ".join(f"{display(a.name)}={known[a.name]}" for a in atoms), text,
+                (layout[0].span[0], layout[-1].span[1]))
 
 
 def _check_ellipsis_names(text, layouts):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 _MODULES = {"numpy": "_numpy", "jax": "_jax", "torch": "_torch"}
+BACKENDS = tuple(_MODULES)
 _LOADED = {}
 _BY_TYPE = {}  # type -> backend name, or None for Python scalars
 

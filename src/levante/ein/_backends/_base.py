@@ -9,6 +9,8 @@ them, PyTorch overrides what differs.
 
 from __future__ import annotations
 
+from .._errors import NotationError
+
 REDUCTIONS = ("sum", "mean", "var", "std", "prod", "max", "min", "logsumexp", "any", "all",
               "count_nonzero")
 
@@ -97,9 +99,53 @@ class Backend:
         return f"{x}.astype({self.xp}.{dtype})"
 
     # -- indexing
+    def index(self, i, size, where):
+        """An index array made safe to use: checked integers in range (see `check_index`)."""
+        return f"_index({i}, {int(size)}, {where})"
+
     def gather(self, x, index):
         return f"{x}[{', '.join(index)}]"
 
     def scatter(self, kind, x, index, update):
         """Lines that write `update` into a copy of `x` at `index`; returns (lines, result)."""
         raise NotImplementedError
+
+
+# ---------------------------------------------------------------- index checks at run time
+
+
+class IndexContext:
+    """What an index check names in its error: the call's expression, the span of the
+    index operand, the indexed axis and the operand shapes (known when the plan is made)."""
+
+    __slots__ = ("axis", "shapes", "sizes", "span", "text")
+
+    def __init__(self, text, span, axis, shapes, sizes):
+        self.text, self.span, self.axis, self.shapes, self.sizes = text, span, axis, shapes, sizes
+
+    def error(self, reason):
+        return NotationError(reason, self.text, self.span, self.shapes, self.sizes)
+
+
+def check_python_index(i, n, where):
+    """A Python number used as an index: an int in [-n, n)."""
+    if isinstance(i, bool) or not isinstance(i, int):
+        raise where.error(f"the index for axis `{where.axis}` is {i!r}; an index is an integer "
+                          "(or a tensor of integers)")
+    check_bounds(i, i, n, where)
+    return i
+
+
+def dtype_error(dtype, where):
+    kind = "booleans (a mask)" if "bool" in str(dtype) else str(dtype)
+    return where.error(f"the indices for axis `{where.axis}` are {kind}; indices are integers: "
+                       "convert them with .astype(int) (or mask with ein.where)")
+
+
+def check_bounds(low, high, n, where):
+    """Indices count from the start, or from the end when negative (as in NumPy and einx):
+    every one must lie in [-n, n). Out of range is an error, never clamped or wrapped."""
+    if low < -n or high >= n:
+        bad = low if low < -n else high
+        raise where.error(f"index {bad} is out of range for axis `{where.axis}` of size {n}: "
+                          f"indices run from {-n} to {n - 1} (negative ones count from the end)")

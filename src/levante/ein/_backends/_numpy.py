@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import Backend
+from ._base import Backend, check_bounds, check_python_index, dtype_error
 
 
 def _logsumexp(x, axis, keepdims=False):
@@ -24,13 +24,25 @@ def _log_softmax(x, axis):
     return x - _logsumexp(x, axis, keepdims=True)
 
 
+def _index(i, n, where):
+    """Integer indices in [-n, n), unchanged; anything else is a NotationError."""
+    dtype = getattr(i, "dtype", None)
+    if dtype is None:
+        return check_python_index(i, n, where)
+    if dtype.kind not in "iu":
+        raise dtype_error(dtype, where)
+    if i.size:
+        check_bounds(int(i.min()), int(i.max()), n, where)
+    return i
+
+
 class NumpyBackend(Backend):
     name = "numpy"
     xp = "np"
 
     def namespace(self):
         return {"np": np, "_logsumexp": _logsumexp, "_softmax": _softmax,
-                "_log_softmax": _log_softmax}
+                "_log_softmax": _log_softmax, "_index": _index}
 
     def reduce(self, kind, x, axes, keepdims):
         if kind in ("sum", "mean", "var", "std", "prod", "max", "min", "any", "all"):

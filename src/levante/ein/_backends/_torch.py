@@ -4,13 +4,35 @@ from __future__ import annotations
 
 import torch
 
-from ._base import Backend
+from ._base import Backend, check_bounds, check_python_index, dtype_error
 
-_TORCH_DTYPES = {"int32": "torch.int32", "int64": "torch.int64", "float32": "torch.float32"}
+_TORCH_DTYPES = {"int32": "torch.int32", "int64": "torch.int64", "float32": "torch.float32",
+                 "float64": "torch.float64"}
 
 
 def _logsumexp(x, axis, keepdims=False):
     return torch.logsumexp(x, dim=axis, keepdim=keepdims)
+
+
+def _index(i, n, where):
+    """Integer indices as int32 or int64 (PyTorch reads uint8 as a boolean mask and rejects
+    int8 and int16); in [-n, n) where they are concrete (not under torch.compile, vmap or
+    tracing)."""
+    if not isinstance(i, torch.Tensor):
+        dtype = getattr(i, "dtype", None)  # a NumPy scalar
+        if dtype is not None and dtype.kind in "iu":
+            i = int(i)
+        return check_python_index(i, n, where)
+    dtype = i.dtype
+    if dtype.is_floating_point or dtype.is_complex or dtype == torch.bool:
+        raise dtype_error(dtype, where)
+    if dtype not in (torch.int64, torch.int32):
+        i = i.long()
+    if i.numel() and not (torch.compiler.is_compiling() or torch.jit.is_tracing()
+                          or torch._C._functorch.is_batchedtensor(i)):
+        low, high = torch.aminmax(i)
+        check_bounds(int(low), int(high), n, where)
+    return i
 
 
 class TorchBackend(Backend):
@@ -18,7 +40,7 @@ class TorchBackend(Backend):
     xp = "torch"
 
     def namespace(self):
-        return {"torch": torch, "_logsumexp": _logsumexp}
+        return {"torch": torch, "_logsumexp": _logsumexp, "_index": _index}
 
     def transpose(self, x, perm):
         return f"{x}.permute({tuple(perm)!r})"
