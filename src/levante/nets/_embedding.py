@@ -32,13 +32,13 @@ def embedding(params, ids, vocab, width):
     levante.nets._errors.NetsError: embedding: ids hold 10 at position (0, 1), outside [0, 10) ...
     """
     table = validate(params["table"], (vocab, width), init=init.normal(0.02))
-    ids = check_ids(ids, vocab, "embedding")
+    ids = _check_ids(ids, vocab, "embedding")
     # mode="fill" reads NaN past the table, where plain indexing clamps to its last row;
     # unsigned ids turn negative ones into ids past the end instead of counting from it
     return jnp.take(table, ids.astype(jnp.uint32), axis=0, mode="fill", fill_value=jnp.nan)
 
 
-def check_ids(ids, vocab, name):
+def _check_ids(ids, vocab, name):
     """`ids` as an array, checked: an integer dtype and, when concrete, every id in
     [0, vocab)."""
     ids = ids if isinstance(ids, jax.Array) else np.asarray(ids)
