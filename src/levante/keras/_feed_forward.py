@@ -29,8 +29,8 @@ class FeedForwardGate(keras.layers.Layer):
 
     >>> import numpy as np
     >>> layer = FeedForwardGate(input_dim=8, hidden_dim=32)
-    >>> tuple(layer(np.ones((2, 5, 8), "float32")).shape), [w.path for w in layer.weights]
-    ((2, 5, 8), ['feed_forward_gate/gate', 'feed_forward_gate/linear', 'feed_forward_gate/output'])
+    >>> tuple(layer(np.ones((2, 5, 8), "float32")).shape), [w.name for w in layer.weights]
+    ((2, 5, 8), ['gate', 'linear', 'output'])
     """
 
     def __init__(self, input_dim, hidden_dim, kernel_initializer="glorot_uniform", **kwargs):
