@@ -207,7 +207,8 @@ def main():
           f"{memory['load_increase_over_checkpoint']:.2f}x over the "
           f"{memory['rss_before_load_bytes'] / 1e6:.0f} MB process)")
     processor = floor.cpu_name()
-    print(f"processor: {processor}; PyTorch threads: 2; XLA: {os.cpu_count()} cores")
+    print(f"processor: {processor}; PyTorch threads: 2; cores this process may use: "
+          f"{len(os.sched_getaffinity(0))}")
     record = {**results, "load_memory": memory, "same_greedy_tokens": same,
               "matmul_peak_gflops": peak, "copy_gb_per_s": bandwidth,
               "bandwidth_bound_ms_per_token": bound_ms, "weight_bytes_per_token": weight_bytes,
