@@ -171,7 +171,7 @@ def check_attention_matches_nets_and_cached_decoding():
     for t in range(2, steps):
         out, cache = layer(x[:, t:t + 1], x[:, t:t + 1], cache=cache)
         outs.append(numpy(out))
-    close(np.concatenate(outs, 1), full, 1e-5, "append decoding vs the causal pass")
+    close(np.concatenate(outs, 1), full, TOLERANCE, "append decoding vs the causal pass")
     assert tuple(cache.shape) == (2, 2, steps, heads, head_dim)
     # step mode: slots of a fixed cache, written in place; slots not yet written stay out
     cache, outs = layer.empty_cache(2, steps + 2), []
@@ -179,21 +179,21 @@ def check_attention_matches_nets_and_cached_decoding():
     for t in range(steps):
         out, cache = layer(x[:, t:t + 1], x[:, t:t + 1], cache=cache, step=t)
         outs.append(numpy(out))
-    close(np.concatenate(outs, 1), full, 1e-5, "step decoding vs the causal pass")
+    close(np.concatenate(outs, 1), full, TOLERANCE, "step decoding vs the causal pass")
     # writing a slot again replaces it (mlable adds): rewriting slot 3 changes nothing
     again, rewritten = layer(x[:, 3:4], x[:, 3:4], cache=cache, step=3)
-    close(again, outs[3], 1e-5, "rewritten slot")
+    close(again, outs[3], TOLERANCE, "rewritten slot")
     close(rewritten, cache, 0, "rewritten cache")
     # step mode without the causal mask still leaves unwritten slots out
     cache = ops.add(layer.empty_cache(2, steps + 2), 5.0)
     out, _ = layer(x, x, cache=cache, step=0, use_causal_mask=False)
-    close(out, unmasked, 1e-5, "step mode, no causal mask")
+    close(out, unmasked, TOLERANCE, "step mode, no causal mask")
     # levante.nets' own KV cache gives the same decoding
     nets_cache = nets.init_cache(2, steps, heads, head_dim)
     for t in range(steps):
         y, nets_cache = nets.attention(params, jnp.asarray(x[:, t:t + 1]), heads=heads,
                                        cache=nets_cache)
-        close(y, outs[t], 1e-5, f"nets cached step {t}")
+        close(y, outs[t], TOLERANCE, f"nets cached step {t}")
     # a mask over the keys, combined with the causal mask
     mask = RNG.random((2, steps, steps)) > 0.3
     masked, _ = layer(x, x, attention_mask=mask)
