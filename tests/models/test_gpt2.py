@@ -354,3 +354,16 @@ def test_bpe_interface_is_the_vocabularys(bpe_files):
         tokenizer.decode([300])
     with pytest.raises(data.DataError, match="holds no tokenizer"):
         data.BPETokenizer.load(bpe_files / "nothing")
+
+
+@pytest.mark.parametrize("rows", [1, 3, 17])
+def test_tied_readout_equals_numpy_for_decoding_and_full_passes(rows):
+    """A decoding step's few rows take their own product (E times the vectors); both forms
+    give x Eᵀ."""
+    from levante import nets
+
+    rng = np.random.default_rng(rows)
+    table = rng.normal(size=(VOCAB, 32)).astype(np.float32)
+    x = rng.normal(size=(rows, 1, 32)).astype(np.float32)
+    logits = nets.embedding_readout({"table": jnp.asarray(table)}, jnp.asarray(x), VOCAB)
+    np.testing.assert_allclose(logits, x @ table.T, rtol=1e-5, atol=1e-5)

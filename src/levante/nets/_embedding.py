@@ -71,5 +71,14 @@ def embedding_readout(params, x, vocab):
     """
     # the embedding's init, repeated: shares its table, and traces on its own too
     table = cast_like(validate(params["table"], (vocab, x.shape[-1]), init=init.normal(0.02)), x)
-    logits = jnp.reshape(x, (-1, x.shape[-1])) @ table.T  # (b...) v
+    flat = jnp.reshape(x, (-1, x.shape[-1]))  # (b...) c
+    if flat.shape[0] <= DECODING_ROWS:
+        # a few rows (a decoding step): the table times the vectors reads E as it is stored;
+        # x Eᵀ made XLA on CPU transpose and copy all of E at every step of a decoding loop
+        logits = (table @ flat.T).T  # (b...) v
+    else:
+        logits = flat @ table.T  # (b...) v
     return jnp.reshape(logits, (*x.shape[:-1], vocab))
+
+
+DECODING_ROWS = 16
