@@ -282,6 +282,22 @@ def _read_tensor(file, name):
                               f"file?): {error}") from None
 
 
+def load_config(path):
+    """The `GPTConfig` of the Hugging Face GPT-2 directory `path` (its config.json alone).
+
+    >>> import tempfile, json
+    >>> path = Path(tempfile.mkdtemp())
+    >>> _ = (path / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_layer": 1}))
+    >>> load_config(path).layers
+    1
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise CheckpointError(f"{path} is not a directory; give a Hugging Face GPT-2 directory "
+                              f"({CONFIG} + {WEIGHTS})")
+    return config_from_hf(_read_config(path), str(path / CONFIG))
+
+
 def load(path):
     """`(params, config)` of the GPT-2 in a Hugging Face directory, for `gpt.forward`.
 
@@ -307,10 +323,7 @@ def load(path):
     True
     """
     path = Path(path)
-    if not path.is_dir():
-        raise CheckpointError(f"{path} is not a directory; give a Hugging Face GPT-2 directory "
-                              f"({CONFIG} + {WEIGHTS})")
-    config = config_from_hf(_read_config(path), str(path / CONFIG))
+    config = load_config(path)
     files = _weight_files(path)
     if files is None:
         single = path / WEIGHTS
