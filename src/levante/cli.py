@@ -16,7 +16,9 @@ import argparse
 import dataclasses
 import json
 import re
+import signal
 import sys
+import threading
 import warnings
 
 EXIT_USAGE = 2
@@ -267,9 +269,34 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"levante: warning: {message}", file=sys.stderr)
 
 
+class _Deferred:
+    """SIGINT noted, not raised, while JAX is imported: an exception raised inside a native
+    module's import aborts the whole process ("terminate called ...")."""
+
+    def __init__(self):
+        self.requested, self.previous = False, None
+
+    def __enter__(self):
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self.previous = signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def _note(self, signum, frame):
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
 def main(argv=None):
-    root = parser()
-    args, unknown = root.parse_known_args(argv)
+    with _Deferred() as start_up:
+        root = parser()  # imports levante.train, and with it JAX
+        args, unknown = root.parse_known_args(argv)
+    if start_up.requested:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return 130
     if unknown:  # reported with the sub-command's usage, not the top-level one
         commands = next(a for a in root._actions if isinstance(a, argparse._SubParsersAction))
         commands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
@@ -278,6 +305,8 @@ def main(argv=None):
             warnings.showwarning = _show_warning
             return args.handler(args)
     except KeyboardInterrupt:
+        # the process is ending: more Ctrl-C would only print tracebacks from its shutdown
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         return 130
     except Exception as error:
         if isinstance(error, _user_errors()):

@@ -84,11 +84,14 @@ def interrupt(corpus, out, *, after_rows=None, after_s=None, every=3, gaps=()):
     return process.returncode, stdout, stderr
 
 
-def check_and_resume(out, reference, status, stdout, stderr):
+def check_and_resume(out, reference, status, stdout, stderr, signals=1):
     assert status in (0, 130, -signal.SIGINT), stderr
     assert "has been deleted" not in stderr, stderr
-    if status != -signal.SIGINT:  # not killed while importing: no traceback
-        assert "Traceback" not in stderr, stderr
+    if status != -signal.SIGINT:  # not killed while importing: no traceback of levante's
+        # a further Ctrl-C that lands in a garbage-collection callback is reported by Python
+        # itself as "Exception ignored" (the flag set by the first one still stops the run)
+        ignored = stderr.count("Exception ignored in") if signals > 1 else 0
+        assert stderr.count("Traceback") == ignored, stderr
     if not (out / "run.json").exists():
         assert not out.exists(), sorted(p.name for p in out.iterdir())  # nothing left behind
         return None
@@ -96,7 +99,8 @@ def check_and_resume(out, reference, status, stdout, stderr):
     load_params(out)  # whole: the hash and every shape match
     step = record["step"]
     assert [h["step"] for h in record["history"]] == list(range(1, step + 1))
-    assert f"checkpoint of step {step}" in stdout or status == 0
+    if signals == 1:  # a further Ctrl-C may stop the process before it says so
+        assert f"checkpoint of step {step}" in stdout or status == 0
     train(None, resume=str(out), stream=io.StringIO())
     assert rows(out) == rows(reference)  # bit-identical losses, and the same log
     assert read_record(out)["sha256"] == read_record(reference)["sha256"]
@@ -124,7 +128,7 @@ def test_two_ctrl_c_during_checkpoint_writes(corpus, reference, tmp_path):
     # a checkpoint every step: the signals land in writes as often as in steps
     out = tmp_path / "run"
     status, stdout, stderr = interrupt(corpus, out, after_rows=6, every=1, gaps=(0.002,))
-    check_and_resume(out, reference, status, stdout, stderr)
+    check_and_resume(out, reference, status, stdout, stderr, signals=2)
 
 
 # slow: 12 more processes and their resumes, about two minutes on two cores
@@ -140,4 +144,4 @@ def test_ctrl_c_at_many_moments(corpus, reference, tmp_path, moment):
         kwargs = dict(after_rows=int(rng.integers(1, STEPS - 2)))
     gaps = tuple(rng.uniform(0, 0.05, size=moment % 3))  # one, two or three Ctrl-C
     status, stdout, stderr = interrupt(corpus, out, every=every, gaps=gaps, **kwargs)
-    check_and_resume(out, reference, status, stdout, stderr)
+    check_and_resume(out, reference, status, stdout, stderr, signals=1 + len(gaps))

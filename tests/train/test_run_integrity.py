@@ -357,3 +357,15 @@ def test_the_command_line_reports_a_hostile_run_in_one_line(run, capsys):
     assert "field 'checkpoint'" in error and "Traceback" not in error
     assert cli.main(["train", "--resume", str(run)]) == 2
     assert "field 'checkpoint'" in capsys.readouterr().err
+
+
+def test_a_save_repeated_after_its_commit_rewrites_nothing(run):
+    # a Ctrl-C after run.json moved but before the loop noted it: the same save runs again
+    record = read_record(run)
+    checkpoint = run / record["checkpoint"]
+    (run / "checkpoint-2.safetensors").write_bytes(b"an older checkpoint not yet removed")
+    before = (checkpoint.stat().st_ino, checkpoint.read_bytes())
+    _checkpoint.save(run, 4, {}, {}, {}, {}, [])  # would write an empty checkpoint
+    assert (checkpoint.stat().st_ino, checkpoint.read_bytes()) == before
+    assert read_record(run) == record
+    assert not (run / "checkpoint-2.safetensors").exists()

@@ -195,22 +195,26 @@ def _sha256_bytes(data):
 def save(run, step, params, opt_state, settings, vocabulary, history=None):
     """Write `checkpoint-<step>`, point `run.json` at it, then remove older checkpoints.
 
-    Never overwrites a checkpoint that `run.json` names. Raises TrainError naming the path
-    if a write fails; `run.json` then still names the previous, whole checkpoint."""
+    Never overwrites a checkpoint that `run.json` names: if it already names this step's
+    (a save interrupted after its commit, called again), only the clean-up is finished.
+    Raises TrainError naming the path if a write fails; `run.json` then still names the
+    previous, whole checkpoint."""
     run = Path(run)
-    arrays = {**flatten("params", params), **flatten("opt", opt_state)}
     name = f"checkpoint-{step}.safetensors"
-    previous = _current_name(run)
-    if previous == name:
-        raise TrainError(f"{run / name} is already the run's checkpoint; it is not rewritten")
+    if _current_name(run) != name:
+        _commit(run, step, name, params, opt_state, settings, vocabulary, history)
+    for old in run.glob("checkpoint-*.safetensors"):
+        if old.name != name:
+            _remove(old)
+
+
+def _commit(run, step, name, params, opt_state, settings, vocabulary, history):
+    arrays = {**flatten("params", params), **flatten("opt", opt_state)}
     write_atomically(run / name, lambda p: save_file(arrays, str(p)))
     record = {"format": FORMAT, "step": step, "checkpoint": name,
               "sha256": _sha256_file(run / name), "settings": settings,
               "vocabulary": vocabulary, "history": history or []}
     write_text(run / RUN_FILE, json.dumps(record, indent=1))
-    for old in run.glob("checkpoint-*.safetensors"):
-        if old.name != name:
-            _remove(old)
 
 
 def _current_name(run):
