@@ -17,10 +17,10 @@ import tempfile
 from pathlib import Path
 
 import jax.numpy as jnp
-import numpy as np
-
 import keras
+import numpy as np
 from keras import ops
+
 from levante import metrics as lv_metrics
 from levante import nets
 from levante.keras import LayerError

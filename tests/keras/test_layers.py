@@ -1,12 +1,12 @@
 """levante.keras in the test process, on Keras' JAX backend: every check of _keras_checks.py."""
 
 import _keras_checks as _checks
+import keras
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import keras
 from levante import nets
 from levante.keras.layers import Divide, Merge
 

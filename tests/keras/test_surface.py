@@ -56,6 +56,7 @@ def test_public_name_has_an_example_and_a_reference_entry(name, value):
 
 def test_layers_are_registered_for_saving():
     import keras
+
     from levante.keras import layers, metrics
     for value in [*map(layers.__dict__.get, layers.__all__), metrics.CategoricalGroupAccuracy]:
         assert keras.saving.get_registered_name(value) == f"levante>{value.__name__}"
