@@ -127,7 +127,30 @@ def checks():
                      "same_sharding": all(
                          a.sharding == b.sharding for a, b in
                          zip(jax.tree.leaves(loaded["params"]), jax.tree.leaves(params)))}
+    out["gpt2"] = gpt2_sharded()
     print(json.dumps(out))
+
+
+def gpt2_sharded():
+    """A small GPT-2 directory loaded straight into the shards of data=2,fsdp=4."""
+    from levante.models import gpt2
+
+    config = gpt.GPTConfig(vocab=64, layers=1, heads=4, width=32, block=16,
+                           activation="gelu_tanh")
+    path = tempfile.mkdtemp()
+    gpt2.save(gpt.init(config, jax.random.key(0)), config, path)
+    whole, _ = gpt2.load(path)
+    mesh = lt.mesh("data=2,fsdp=4")
+    sharded, _ = gpt2.load(path, shardings=lambda shapes: lt.param_shardings(shapes, mesh))
+    wanted = lt.param_shardings(whole, mesh)
+    return {"equal": all(bool((np.asarray(a) == np.asarray(b)).all())
+                         for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(sharded))),
+            "shardings": all(a.sharding == b for a, b in zip(jax.tree.leaves(sharded),
+                                                             jax.tree.leaves(wanted))),
+            "qkv": spec_text(sharded["blocks"][0]["attention"]["qkv"]["w"]),
+            "largest_shard": max(s.data.size for a in jax.tree.leaves(sharded)
+                                 for s in a.addressable_shards),
+            "largest_leaf": max(a.size for a in jax.tree.leaves(sharded))}
 
 
 def worker(address, processes, index, steps):

@@ -97,6 +97,13 @@ def test_sharded_checkpoint_resumes_bit_identically(checks):
     assert resume["files"] == ["checkpoint-10.process-0-of-1.safetensors"]
 
 
+def test_gpt2_loads_straight_into_shards(checks):
+    loaded = checks["gpt2"]
+    assert loaded["equal"] and loaded["shardings"]
+    assert loaded["qkv"] == "('fsdp', 'tensor')"
+    assert loaded["largest_shard"] * 4 == loaded["largest_leaf"]  # no leaf whole anywhere
+
+
 # --- several processes ------------------------------------------------------------------
 
 def free_port():

@@ -199,11 +199,13 @@ def params_from_hf(state, config, source="the state"):
                  lambda name: name in state, prefix, lambda name: source)
 
 
-def _fill(config, read, has, prefix, where):
-    """Build the parameters leaf by leaf, the largest first, each checked against its shape."""
+def _fill(config, read, has, prefix, where, shardings=None):
+    """Build the parameters leaf by leaf, the largest first, each checked against its shape;
+    with `shardings`, each straight into its shards."""
     shapes, paths = _template(config)
     names = _hf_names(config)
     leaves = jax.tree_util.tree_leaves(shapes)
+    targets = None if shardings is None else jax.tree_util.tree_leaves(shardings(shapes))
     filled = [None] * len(leaves)
     for i in sorted(range(len(leaves)), key=lambda i: -int(np.prod(leaves[i].shape))):
         name, transposed = names[paths[i]]
@@ -216,7 +218,12 @@ def _fill(config, read, has, prefix, where):
             raise CheckpointError(f"{where(full)}: {full} has shape {tuple(array.shape)}; "
                                   f"config.json's sizes give {expected}")
         array = array.T if transposed else array
-        filled[i] = jax.numpy.asarray(array, dtype=leaves[i].dtype)
+        if targets is None:
+            filled[i] = jax.numpy.asarray(array, dtype=leaves[i].dtype)
+        else:  # each device receives only its slice of the tensor
+            filled[i] = jax.make_array_from_callback(
+                leaves[i].shape, targets[i],
+                lambda index, a=array, t=leaves[i].dtype: np.asarray(a[index], dtype=t))
         del array
     return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(shapes), filled)
 
@@ -298,7 +305,7 @@ def load_config(path):
     return config_from_hf(_read_config(path), str(path / CONFIG))
 
 
-def load(path):
+def load(path, shardings=None):
     """`(params, config)` of the GPT-2 in a Hugging Face directory, for `gpt.forward`.
 
     `path` holds config.json and model.safetensors, or the shards
@@ -307,6 +314,11 @@ def load(path):
     naming the file and the tensor or field: a missing file, another architecture, a
     missing or misshapen tensor, a damaged file, a vocabulary that does not match the
     embedding, pickled weights only.
+
+    `shardings` (a function of the parameters' shapes returning a tree of `jax.sharding`
+    shardings, e.g. `lambda shapes: levante.train.param_shardings(shapes, mesh)`) loads
+    each tensor straight into its shards: the host reads one tensor at a time and every
+    device receives only its slice of it, so no parameter is ever whole on one device.
 
     >>> import tempfile
     >>> config = gpt.GPTConfig(vocab=10, layers=1, heads=2, width=8, block=4,
@@ -343,7 +355,7 @@ def load(path):
                                   f"which has {rows} rows")
     params = _fill(config, lambda name: _read_tensor(file_of[name], name),
                    lambda name: name in file_of, prefix,
-                   lambda name: str(file_of.get(name, path / WEIGHTS)))
+                   lambda name: str(file_of.get(name, path / WEIGHTS)), shardings)
     return params, config
 
 

@@ -1,8 +1,9 @@
 """Checkpoints of sharded state: each process writes the slices its devices hold.
 
 Nothing is gathered: process i writes `checkpoint-<step>.process-<i>-of-<P>.safetensors`
-with every distinct slice its devices hold, each under `prefix/path@start:stop,...` (the
-path as `lv.tags` writes it, the slice of the whole array in each axis). A slice held by
+(by default) with every distinct slice its devices hold, each under
+`prefix/path@start:stop,...` (the path as `lv.tags` writes it, the slice of the whole array
+in each axis). A slice held by
 several of its devices is written once; a slice replicated across processes is written by
 each of them, so that every process can resume from its own file alone (a host need not
 see the others' disks). Each file is written to a temporary name, flushed and renamed; the
@@ -12,27 +13,30 @@ the process's file against its hash and builds each array from its slices with
 `jax.make_array_from_single_device_arrays`: safetensors and JSON only, no pickle.
 
 Resuming needs the same topology (number of processes and mesh); the record says which.
-orbax-checkpoint does the same job with resharding on load, but it is a large dependency
-with its own asynchronous writer and file layout outside the run's hashed record; the
-format here is the single-device checkpoint's, cut into slices.
+orbax-checkpoint does the same job and can reshard on load, but it is a large dependency
+(tensorstore) with its own asynchronous writer, directory layout and metadata outside the
+run's hashed record; the format here is the single-device checkpoint's (safetensors, no
+pickle, written through the same atomic protocol, hashed), cut into slices.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
+import re
 from pathlib import Path
 
 import jax
 import numpy as np
 from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load, save_file
 
 from levante.core import tags
 
+from ._checkpoint import MAX_CHECKPOINT_BYTES, read_regular, write_atomically
 from ._errors import TrainError
 
 FORMAT = "levante.shards/1"
+FILE = re.compile(r"checkpoint-(0|[1-9][0-9]{0,17})(\.process-[0-9]+-of-[0-9]+)?\.safetensors")
 
 
 def _slice_text(index, shape):
@@ -81,13 +85,15 @@ def _all_hashes(own):
 
 
 def file_name(step, process, processes):
+    """`checkpoint-<step>.process-<i>-of-<P>.safetensors`."""
     return f"checkpoint-{step}.process-{process}-of-{processes}.safetensors"
 
 
-def save_shards(run, step, trees, mesh):
+def save_shards(run, step, trees, mesh, name=file_name):
     """Write this process's slices of `trees` ({prefix: tree of jax.Array}) for `step`;
     every process calls it. Returns the record `load_shards` takes (files, hashes,
-    topology). Raises `TrainError` when the file cannot be written.
+    topology). `name(step, process, processes)` names the files. Raises `TrainError` when
+    the file cannot be written.
 
     >>> import tempfile, jax.numpy as jnp
     >>> from levante.train import mesh, sharded_init
@@ -99,28 +105,40 @@ def save_shards(run, step, trees, mesh):
     """
     run = Path(run)
     processes, me = jax.process_count(), jax.process_index()
-    name = file_name(step, me, processes)
-    path = run / name
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        save_file(local_slices(trees), str(temporary))
-        with open(temporary, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except (OSError, SafetensorError) as error:
-        raise TrainError(f"cannot write the checkpoint {path}: {error}") from None
+    path = run / name(step, me, processes)
+    arrays = local_slices(trees)
+    write_atomically(path, lambda p: save_file(arrays, str(p)))
     hashes = _all_hashes(_sha256(path))
     return {"format": FORMAT, "step": step, "processes": processes,
             "mesh": {axis: int(size) for axis, size in mesh.shape.items()},
-            "files": [file_name(step, i, processes) for i in range(processes)],
+            "files": [name(step, i, processes) for i in range(processes)],
             "sha256": hashes}
 
 
+def _check_record(record):
+    """The fields of a record read from disk (untrusted): kinds, plain file names, hashes."""
+    def whole(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise TrainError(f"the checkpoint record is not a sharded checkpoint ({FORMAT})")
+    processes, files, hashes = (record.get(k) for k in ("processes", "files", "sha256"))
+    if not whole(processes) or processes < 1:
+        raise TrainError(f"the sharded checkpoint record's 'processes' is {processes!r}")
+    if not isinstance(record.get("mesh"), dict):
+        raise TrainError("the sharded checkpoint record's 'mesh' is not an object")
+    for field, values, pattern in (("files", files, FILE),
+                                   ("sha256", hashes, re.compile("[0-9a-f]{64}"))):
+        if (not isinstance(values, list) or len(values) != processes
+                or not all(isinstance(v, str) and pattern.fullmatch(v) for v in values)):
+            raise TrainError(f"the sharded checkpoint record's {field!r} is not {processes} "
+                             "plain checkpoint file names and SHA-256 digests")
+
+
 def _check_topology(record, mesh):
+    _check_record(record)
     processes = jax.process_count()
     here = {axis: int(size) for axis, size in mesh.shape.items()}
-    if record.get("format") != FORMAT:
-        raise TrainError(f"the checkpoint record is not a sharded checkpoint ({FORMAT})")
     if record["processes"] != processes or record["mesh"] != here:
         raise TrainError(f"the checkpoint was written by {record['processes']} process(es) on "
                          f"the mesh {record['mesh']}; this run has {processes} on {here}: "
@@ -145,14 +163,13 @@ def load_shards(run, record, templates, mesh):
     _check_topology(record, mesh)
     me = jax.process_index()
     path = Path(run) / record["files"][me]
-    if not path.is_file():
-        raise TrainError(f"the checkpoint {path} is missing")
-    if _sha256(path) != record["sha256"][me]:
+    raw = read_regular(path, MAX_CHECKPOINT_BYTES, "checkpoint")
+    if hashlib.sha256(raw).hexdigest() != record["sha256"][me]:
         raise TrainError(f"the checkpoint {path} is corrupt or truncated (its SHA-256 does "
                          "not match the one recorded when it was written)")
     try:
-        arrays = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as error:
+        arrays = load(raw)
+    except (SafetensorError, ValueError) as error:
         raise TrainError(f"the checkpoint {path} cannot be read: {error}") from None
     out = {}
     for prefix, template in templates.items():
