@@ -334,6 +334,32 @@ def check_bad_input_names_the_argument():
         np.zeros((2, 4), "int32"), np.ones((2, 4, 5))), "axis=2")
 
 
+def check_attention_refuses_mismatched_inputs_and_bad_steps():
+    layer = CachedMultiHeadAttention(num_heads=2, key_dim=3)
+    x = normal(2, 4, 6)
+    full, _ = layer(x, x)
+    # nothing broadcast: batch sizes, key and value lengths, the mask's every axis
+    raises(lambda: layer(x[:1], x), "batch size")
+    raises(lambda: layer(x, x[:1]), "batch size")
+    raises(lambda: layer(x, x, key=x[:, :3]), "key", "value")
+    raises(lambda: layer(x, x, attention_mask=np.ones((1, 4, 4), bool)), "attention_mask")
+    raises(lambda: layer(x, x, attention_mask=np.ones((2, 4, 1), bool)), "attention_mask")
+    cache = layer.empty_cache(2, 5)
+    raises(lambda: layer(x[:, :1], x[:, :1], cache=cache, step=0,
+                         attention_mask=np.ones((2, 1, 1), bool)), "attention_mask", "(2, 1, 5)")
+    # LayerError, not the backend's einsum or Keras' input-spec error
+    raises(lambda: layer(x[0], x[0]), "query", "rank 3")
+    raises(lambda: layer(normal(2, 4, 5), normal(2, 4, 5)), "query", "5 features", "6")
+    raises(lambda: layer(x, x, cache=cache, step=ops.convert_to_tensor(1.5)), "step=")
+    raises(lambda: layer(x, x, cache=cache, step=ops.convert_to_tensor([0, 1])), "step=")
+    # a concrete tensor step past the end or negative: NaN on every backend, no IndexError
+    for bad in (4, -1):
+        out, _ = layer(x[:, :2], x[:, :2], cache=cache, step=ops.convert_to_tensor(bad))
+        assert np.isnan(numpy(out)).all(), f"step tensor {bad}"
+    out, _ = layer(x[:, :2], x[:, :2], cache=cache, step=ops.convert_to_tensor(0))
+    close(out, numpy(full)[:, :2], 1e-5, "step tensor 0")
+
+
 CHECKS = [value for name, value in sorted(globals().items()) if name.startswith("check_")]
 
 if __name__ == "__main__":  # one interpreter per backend: python tests/keras/_keras_checks.py

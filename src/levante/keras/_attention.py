@@ -19,8 +19,9 @@ differs, on purpose:
   full causal pass (mlable's mask ignores the cache);
 - with `step=i`, slots after the last one written (`i + new`) never receive weight, with or
   without the causal mask;
-- writing past the end of the cache is an error (a `LayerError` for an int step; for a
-  step given as a tensor, under `jit`, every output turns NaN), never a silent wrap or clamp.
+- writing past the end of the cache, or from a negative step, is an error (a `LayerError`
+  for an int step; for a step given as a tensor, under `jit`, every output turns NaN),
+  never a silent wrap or clamp.
 
 Rows whose keys are all masked give zeros, not a uniform average of masked values.
 """
@@ -59,9 +60,12 @@ class CachedMultiHeadAttention(keras.layers.MultiHeadAttention):
       after the update; it is combined with the causal mask.
 
     Errors (`LayerError`): bad arguments (`num_heads`, `key_dim`, `value_dim`, `dropout`,
-    `attention_axes`, `flash_attention`), inputs that are not rank 3, a cache whose shape
-    does not fit, a negative `step` or one without a cache, a write past the end of the
-    cache, an `attention_mask` of the wrong shape.
+    `attention_axes`, `flash_attention`), inputs that are not rank 3, of other batch sizes
+    (nothing is broadcast) or widths than the layer was built for, a key and a value of
+    different lengths, a cache whose shape does not fit, a negative `step`, one without a
+    cache, one that is not an int or a scalar integer tensor, a write past the end of the
+    cache, an `attention_mask` not exactly `b t s`. A `step` given as a tensor cannot raise
+    under `jit`: when it is negative or writes past the end, every output is NaN.
 
     Source: Vaswani et al. 2017; Keras' `MultiHeadAttention`; mlable's cached call, with the
     corrections listed in the module's docstring.
@@ -103,6 +107,10 @@ class CachedMultiHeadAttention(keras.layers.MultiHeadAttention):
             if shape is not None and len(shape) != 3:
                 raise LayerError(f"{_OWNER}: {name} has shape {tuple(shape)}; it must be "
                                  "batch, sequence, features (rank 3)")
+        # the feature sizes the projections were built for; later calls are checked
+        # against them (the einsum's own error names no argument)
+        self._widths = {"query": query_shape[-1], "value": value_shape[-1],
+                        "key": (value_shape if key_shape is None else key_shape)[-1]}
         super().build(query_shape, value_shape, key_shape)
 
     def empty_cache(self, batch_size, length, dtype="float32"):
@@ -154,6 +162,7 @@ class CachedMultiHeadAttention(keras.layers.MultiHeadAttention):
     def call(self, query, value, key=None, cache=None, step=None, training=False,
              attention_mask=None, return_attention_scores=False, use_causal_mask=True):
         key = value if key is None else key
+        self._check_inputs(query, value, key)
         concrete_step = self._check_step(step, cache)
         self._cache_length(cache, ops.shape(query)[0])
         q = self._query_dense(query)  # b t h c
@@ -166,7 +175,11 @@ class CachedMultiHeadAttention(keras.layers.MultiHeadAttention):
             values = ops.concatenate([ops.cast(cache[1], v.dtype), v], axis=1)
         else:  # write slots step ... step + t - 1, replacing them
             self._check_room(concrete_step, steps, cache)
-            start = (0, step, 0, 0)
+            # a tensor step is clipped into the cache, so that no backend fails deep inside
+            # (torch raises IndexError, JAX clamps); its outputs turn NaN below instead
+            start = (0, step if concrete_step is not None else ops.clip(
+                ops.cast(step, "int32"), 0, ops.maximum(ops.shape(cache)[2] - steps, 0)),
+                0, 0)
             keys = ops.slice_update(ops.cast(cache[0], k.dtype), start, k)
             values = ops.slice_update(ops.cast(cache[1], v.dtype), start, v)
         length = ops.shape(keys)[1]
@@ -178,9 +191,10 @@ class CachedMultiHeadAttention(keras.layers.MultiHeadAttention):
             output = output * self._gate_dense(query)
         output = self._output_dense(output)
         if step is not None and concrete_step is None:
-            # a step given as a tensor cannot raise under jit: a write past the end turns
-            # every output NaN instead of being clamped onto the last slots
-            past = ops.cast(step, "int32") + steps > length
+            # a step given as a tensor cannot raise under jit: a negative step, or a write
+            # past the end, turns every output NaN instead of landing on other slots
+            index = ops.cast(step, "int32")
+            past = ops.logical_or(index < 0, index + steps > length)
             output = ops.where(past, ops.full_like(output, float("nan")), output)
         new_cache = ops.stack([keys, values], axis=0)
         if return_attention_scores:
@@ -202,7 +216,35 @@ class CachedMultiHeadAttention(keras.layers.MultiHeadAttention):
             if step < 0:
                 raise LayerError(f"{_OWNER}: step={step} must be at least 0")
             return int(step)
+        shape, dtype = getattr(step, "shape", None), getattr(step, "dtype", None)
+        if shape is None or tuple(shape) != () or dtype is None \
+                or "int" not in keras.backend.standardize_dtype(dtype):
+            raise LayerError(f"{_OWNER}: step={step!r} must be an int slot index, a scalar "
+                             "integer tensor, or None")
         return None
+
+    def _check_inputs(self, query, value, key):
+        """Rank 3, one batch size, keys as long as values, the widths built for."""
+        shapes = {"query": tuple(query.shape), "value": tuple(value.shape),
+                  "key": tuple(key.shape)}
+        for name, shape in shapes.items():
+            if len(shape) != 3:
+                raise LayerError(f"{_OWNER}: {name} has shape {shape}; it must be batch, "
+                                 "sequence, features (rank 3)")
+            width = getattr(self, "_widths", {}).get(name)
+            if None not in (width, shape[-1]) and shape[-1] != width:
+                raise LayerError(f"{_OWNER}: {name} has {shape[-1]} features (shape {shape}), "
+                                 f"but the layer was built for {width}: a layer's weights fix "
+                                 "the width of its inputs")
+        batches = {check.static_size(s[0]) for s in shapes.values()} - {None}
+        if len(batches) > 1:
+            raise LayerError(f"{_OWNER}: query {shapes['query']}, value {shapes['value']} and "
+                             f"key {shapes['key']} must have one batch size (nothing is "
+                             "broadcast)")
+        lengths = {check.static_size(shapes[n][1]) for n in ("value", "key")} - {None}
+        if len(lengths) > 1:
+            raise LayerError(f"{_OWNER}: key {shapes['key']} and value {shapes['value']} "
+                             "must have one sequence length: each key goes with a value")
 
     def _check_room(self, step, steps, cache):
         length = self._cache_length(cache)
@@ -234,7 +276,9 @@ class CachedMultiHeadAttention(keras.layers.MultiHeadAttention):
             expected = (batch, steps, length)
             static = tuple(check.static_size(s) for s in expected)
             got = tuple(mask.shape)
-            if len(got) != 3 or any(g not in (None, 1, e) for g, e in zip(got, static)
+            # exact: a mask of size 1 along the keys, broadcast over a cache, would hide
+            # (or show) every slot at once
+            if len(got) != 3 or any(g not in (None, e) for g, e in zip(got, static)
                                     if e is not None):
                 raise LayerError(f"{_OWNER}: attention_mask has shape {got}; it must be "
                                  f"(batch, queries, keys) = {static}, over the keys after "
