@@ -360,6 +360,17 @@ def check_attention_refuses_mismatched_inputs_and_bad_steps():
     close(out, numpy(full)[:, :2], 1e-5, "step tensor 0")
 
 
+def check_rope_refuses_integer_inputs_and_offsets_that_are_not_integers():
+    rope = RotaryPositionalEmbedding()
+    # an integer input came back rotated and truncated to integers
+    raises(lambda: rope(np.full((1, 4, 6), 3, "int32")), "int32", "float")
+    raises(lambda: rope(normal(1, 4, 6), offset=ops.convert_to_tensor(1.5)), "offset=")
+    raises(lambda: rope(normal(1, 4, 6), offset=ops.convert_to_tensor([1, 2])), "offset=")
+    raises(lambda: rope(normal(1, 4, 6), offset=None), "offset=None")
+    x = normal(1, 4, 6)
+    close(rope(x, offset=ops.convert_to_tensor(2)), rope(x, offset=2), 0, "tensor offset")
+
+
 CHECKS = [value for name, value in sorted(globals().items()) if name.startswith("check_")]
 
 if __name__ == "__main__":  # one interpreter per backend: python tests/keras/_keras_checks.py

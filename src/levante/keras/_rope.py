@@ -24,6 +24,12 @@ from ._errors import LayerError
 _OWNER = "RotaryPositionalEmbedding"
 
 
+def _scalar_integer(value):
+    shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
+    return shape is not None and tuple(shape) == () and dtype is not None \
+        and "int" in keras.backend.standardize_dtype(dtype)
+
+
 @keras.saving.register_keras_serializable(package="levante")
 class RotaryPositionalEmbedding(keras.layers.Layer):
     """Rotate feature pairs of the input by angles proportional to their position.
@@ -33,8 +39,9 @@ class RotaryPositionalEmbedding(keras.layers.Layer):
     feature axis is split in halves (pairs `(i, i + d/2)`), as in mlable.
 
     Errors (`LayerError`): an axis outside the input's rank (never wrapped around), the
-    same axis for sequence and features, an odd feature size, a `max_wavelength` or
-    `scaling_factor` that is not a positive number, an `offset` that is not an integer.
+    same axis for sequence and features, an odd feature size, inputs that are not floating
+    point (the output has the input's dtype), a `max_wavelength` or `scaling_factor` that is
+    not a positive number, an `offset` that is not an int or a scalar integer tensor.
 
     Source: Su et al. 2021; the argument names, defaults and values of mlable's layer.
 
@@ -72,10 +79,17 @@ class RotaryPositionalEmbedding(keras.layers.Layer):
         return tuple(input_shape)
 
     def call(self, inputs, offset=0):
-        if isinstance(offset, bool) or (isinstance(offset, numbers.Number)
-                                        and not isinstance(offset, numbers.Integral)):
+        if isinstance(offset, bool) or not (isinstance(offset, numbers.Integral)
+                                            or _scalar_integer(offset)):
             raise LayerError(f"{_OWNER}: offset={offset!r} must be an int (the position of "
                              "the first element) or a scalar integer tensor")
+        dtype = keras.backend.standardize_dtype(inputs.dtype)
+        if "float" not in dtype:
+            # the rotated values are not integers: the output in the input's dtype would
+            # truncate them
+            raise LayerError(f"{_OWNER}: inputs of dtype {dtype} would be truncated after the "
+                             "rotation; pass floating-point features (embeddings), e.g. "
+                             "ops.cast(x, 'float32')")
         shape = ops.shape(inputs)
         seq, feat, dim = self._axes(shape)
         rank, half = len(shape), dim // 2
