@@ -371,6 +371,41 @@ def check_rope_refuses_integer_inputs_and_offsets_that_are_not_integers():
     close(rope(x, offset=ops.convert_to_tensor(2)), rope(x, offset=2), 0, "tensor offset")
 
 
+def check_group_accuracy_follows_the_labels_convention():
+    """-100 weighs nothing and breaks no group; other ids outside the classes raise (NumPy)
+    or give NaN (tensors, and inside model.evaluate, where the metric runs traced)."""
+    ids = RNG.integers(0, 3, size=(4, 16))
+    ids[0, :5], ids[2, 7], ids[3, :] = -100, -100, -100
+    logits = normal(4, 16, 3)
+    weights = RNG.random((4, 16)).astype("float32")
+    for group in (1, 2, [2, 4]):
+        metric = CategoricalGroupAccuracy(group=group)
+        metric.update_state(ids, logits, sample_weight=weights)
+        expected = lv_metrics.group_accuracy(ids, logits, group=group, weights=weights)
+        close(metric.result(), np.asarray(expected), 1e-6, f"ignored labels, group {group}")
+    outside = ids.copy()
+    outside[1, 3] = 3
+    raises(lambda: CategoricalGroupAccuracy(group=2).update_state(outside, logits),
+           "3", "(1, 3)", "ignore_index")
+    raises(lambda: CategoricalGroupAccuracy(group=1, ignore_index=None).update_state(
+        ids, logits), "-100")
+    raises(lambda: CategoricalGroupAccuracy(ignore_index=1.5), "ignore_index=1.5")
+    metric = CategoricalGroupAccuracy(group=2)
+    metric.update_state(ops.convert_to_tensor(outside), logits)
+    assert math.isnan(float(numpy(metric.result()))), "an id outside the classes, as a tensor"
+    model = keras.Sequential([keras.Input((16, 3)), keras.layers.Identity()])
+    model.compile(loss=lambda y, p: ops.mean(p) * 0.0,  # only the metric matters
+                  metrics=[CategoricalGroupAccuracy(group=2, name="pairs")])
+    traced = model.evaluate(logits, ids, batch_size=4, verbose=0, return_dict=True)
+    close(np.float32(traced["pairs"]), np.asarray(lv_metrics.group_accuracy(ids, logits,
+                                                                            group=2)),
+          1e-6, "model.evaluate")
+    traced = model.evaluate(logits, outside, batch_size=4, verbose=0, return_dict=True)
+    assert math.isnan(traced["pairs"]), traced
+    config = CategoricalGroupAccuracy(group=2, ignore_index=-1).get_config()
+    assert CategoricalGroupAccuracy.from_config(config).ignore_index == -1
+
+
 CHECKS = [value for name, value in sorted(globals().items()) if name.startswith("check_")]
 
 if __name__ == "__main__":  # one interpreter per backend: python tests/keras/_keras_checks.py
