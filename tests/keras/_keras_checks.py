@@ -406,6 +406,15 @@ def check_group_accuracy_follows_the_labels_convention():
     assert CategoricalGroupAccuracy.from_config(config).ignore_index == -1
 
 
+def check_divide_with_insert_names_the_input_axis_it_divides():
+    # the axes count in the result: input_axis=2 after inserting at 0 is the input's axis 1
+    x = np.ones((2, 4, 6, 8), "float32")
+    raises(lambda: Divide(input_axis=2, output_axis=0, factor=3, insert=True)(x),
+           "factor=3", "size 4", "axis 1 of the input")
+    assert tuple(Divide(input_axis=2, output_axis=0, factor=2, insert=True)(x).shape) == \
+        (2, 2, 2, 6, 8)
+
+
 CHECKS = [value for name, value in sorted(globals().items()) if name.startswith("check_")]
 
 if __name__ == "__main__":  # one interpreter per backend: python tests/keras/_keras_checks.py

@@ -72,8 +72,11 @@ class Divide(keras.layers.Layer):
         size = shape[present.index(source)]
         known = check.static_size(size)
         if known is not None and known % self.factor:
+            # with insert=True the axes count in the result: say which input axis it is
+            where = (f" (axis {present.index(source)} of the input, the result's axes "
+                     "counting the inserted one)") if self.insert else ""
             raise LayerError(f"{_OWNER}: factor={self.factor} does not divide input axis "
-                             f"{self.input_axis} of size {known}")
+                             f"{self.input_axis} of size {known}{where}")
         over = _over if static else (lambda a, b: a // b)
         times = _times if static else (lambda a, b: a * b)
         rest, right = over(size, self.factor), source < target
