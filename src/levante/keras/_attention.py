@@ -297,6 +297,9 @@ class CachedMultiHeadAttention(keras.layers.MultiHeadAttention):
             # none is set to zero below (a -inf fill would give NaN)
             fill = ops.cast(-3.0e38 if scores.dtype == "float32" else -1.0e300, scores.dtype)
             scores = ops.where(visible, scores, fill)
+        if check.static_size(scores.shape[-1]) == 0:  # no keys at all (no cache, t = 0)
+            weights = ops.cast(scores, values.dtype)  # b h t 0: the output is all zeros
+            return ops.einsum("bhts,bshc->bthc", weights, values), weights
         # softmax written out: ops.softmax warns about a single key, the first decoding step
         peak = ops.stop_gradient(ops.max(scores, axis=-1, keepdims=True))
         exponentials = ops.exp(scores - peak)
