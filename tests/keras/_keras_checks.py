@@ -358,6 +358,11 @@ def check_attention_refuses_mismatched_inputs_and_bad_steps():
         assert np.isnan(numpy(out)).all(), f"step tensor {bad}"
     out, _ = layer(x[:, :2], x[:, :2], cache=cache, step=ops.convert_to_tensor(0))
     close(out, numpy(full)[:, :2], 1e-5, "step tensor 0")
+    # the same checks on symbolic inputs, while a functional model is built
+    raises(lambda: layer(keras.Input(batch_shape=(2, 3, 6)), keras.Input(batch_shape=(3, 3, 6))),
+           "batch size")
+    raises(lambda: layer(keras.Input(batch_shape=(2, 1, 6)), keras.Input(batch_shape=(2, 1, 6)),
+                         cache=keras.Input(batch_shape=(2, 3, 5, 2, 3)), step=0), "cache")
     # no positions and no cache: nothing to attend to, an empty output (max over no keys)
     out, empty = layer(x[:, :0], x[:, :0])
     assert numpy(out).shape == (2, 0, 6) and numpy(empty).shape == (2, 2, 0, 2, 3)

@@ -147,6 +147,8 @@ class CachedMultiHeadAttention(keras.layers.MultiHeadAttention):
     def compute_output_spec(self, query, value, key=None, cache=None, step=None,
                             training=False, attention_mask=None,
                             return_attention_scores=False, use_causal_mask=True):
+        self._check_inputs(query, value, value if key is None else key)
+        self._cache_length(cache, query.shape[0])
         batch, steps = query.shape[0], query.shape[1]
         width = self._output_shape if self._output_shape else (query.shape[-1],)
         keys = self._key_length(value.shape[1], cache, step)
