@@ -376,6 +376,18 @@ def test_well_formed_rearrange(data):
     np.testing.assert_array_equal(got, expected_rearrange(x, problem, known, lead, out_groups))
 
 
+def implied_kept(groups, gone, known):
+    """The shape a bracketed reduction leaves (after the ellipsis)."""
+    shape = []
+    for g in groups:
+        kept = [n for n in g if n not in gone]
+        if kept:
+            shape.append(math.prod(known.get(n, 1) for n in kept if n != "1"))
+        elif len(g) > 1:
+            shape.append(1)
+    return tuple(shape)
+
+
 @WELL_FORMED
 @given(st.data(), st.sampled_from(["sum", "max", "prod", "any"]))
 def test_well_formed_reduction(data, kind):
@@ -393,10 +405,9 @@ def test_well_formed_reduction(data, kind):
     atoms = x.reshape(lead + tuple(known[n] for n in names))
     axes = tuple(len(lead) + names.index(n) for n in gone)
     reduced = getattr(np, kind)(atoms, axis=axes)
-    kept = [[n for n in g if n not in gone] for g in problem.groups]
-    # a group loses its place when every name in it is reduced; `1` stays a unit axis
-    want = reduced.reshape(lead + tuple(math.prod(known.get(n, 1) for n in g if n != "1")
-                                        for g in kept if g))
+    # a single reduced axis loses its place; a composition whose names are all reduced
+    # stays as a unit axis (einx 0.4), and `1` stays a unit axis
+    want = reduced.reshape(lead + implied_kept(problem.groups, gone, known))
     got = getattr(ein, kind)(expr, x, **problem.hints)
     np.testing.assert_array_equal(got, want)
 
@@ -531,7 +542,8 @@ def _reduce_case(rng):
     gone = rng.sample(names, rng.randint(1, len(names)))
     x = np.asarray(np.random.default_rng(rng.randrange(99)).integers(0, 3, size=p.shape))
     solved = p.solve()
-    if rng.random() < 0.5:
+    bracket_form = rng.random() < 0.5
+    if bracket_form:
         expr = p.text(bracketed=gone)
     else:  # the output form: the kept groups written out
         kept = [[n for n in g if n not in gone] for g in p.groups]
@@ -543,8 +555,11 @@ def _reduce_case(rng):
     atoms = _atoms(x, p, known, lead)
     reduced = getattr(np, kind)(atoms, axis=tuple(len(lead) + names.index(n) for n in gone))
     kept = [[n for n in g if n not in gone] for g in p.groups]
-    want = reduced.reshape(lead + tuple(math.prod(known.get(n, 1) for n in g if n != "1")
-                                        for g in kept if g))
+    if bracket_form:
+        want = reduced.reshape(lead + implied_kept(p.groups, gone, known))
+    else:
+        want = reduced.reshape(lead + tuple(math.prod(known.get(n, 1) for n in g if n != "1")
+                                            for g in kept if g))
     return Expect(call, want)
 
 

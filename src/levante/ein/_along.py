@@ -13,7 +13,7 @@ import numbers
 from ._engine import run, run1, shapes_of
 from ._errors import NotationError
 from ._layout import compose, decompose
-from ._op import Op, check_bracket_sides, expect_count, whole
+from ._op import Op, check_bracket_sides, expect_count, layout_names, whole
 from ._solve import Atom, Dim, display, is_number
 from ._syntax import has_brackets, strip_brackets
 
@@ -33,6 +33,12 @@ class Along(Op):
                                 f"ein.{self.name}(\"b [t] c\", x)", signature.text,
                                 whole(signature))
         if signature.outputs is None:
+            if self.name in ("argmax", "argmin") and signature.text.count("[") != 1:
+                # einx 0.4: the coordinate axis takes the place of the one bracket
+                raise NotationError(
+                    f"{self.name} without an output needs its axes in one bracket, e.g. "
+                    f"'a [b c]', or the output written after '->'", signature.text,
+                    whole(signature))
             outputs = (strip_brackets(expr),) if self.name in SHAPED_LIKE_INPUT else ()
         else:
             if len(signature.outputs) != 1:
@@ -44,6 +50,7 @@ class Along(Op):
     def write(self, w, call):
         check_bracket_sides(call)
         (layout,) = call.inputs
+        _check_order_and_names(self.name, call, layout)
         sizes = dict(call.sizes)
         x, names = decompose(w, "x0", layout, sizes, call.text)
         # a bracketed unit axis `1` was squeezed away by decompose: nothing runs along it
@@ -77,6 +84,24 @@ class Along(Op):
         else:
             y = w.call(w.backend.sort(self.name, x, axes[0]), [x], same)
         return [compose(w, y, names, call.outputs[0], sizes, call.text)]
+
+
+def _check_order_and_names(kind, call, layout):
+    """einx 0.4: the bracketed axes keep their order in an output of the input's shape
+    (`[a b] -> [b a]` is refused), and roll's axes are not named like its keyword."""
+    marked = [a for d in layout for a in d.atoms if a.bracketed]
+    if kind == "roll":
+        for a in (a for d in layout for a in d.atoms):
+            if a.name == "shift":
+                raise NotationError("an axis named `shift` would be roll's keyword argument "
+                                    "shift=: rename the axis", call.text, a.span)
+    if kind in SHAPED_LIKE_INPUT and call.outputs:
+        names = [a.name for a in marked]
+        order = [n for n in layout_names(call.outputs[0]) if n in names]
+        if order != names and sorted(order) == sorted(names):
+            raise NotationError(f"the bracketed axes of {kind} keep their order in the output: "
+                                f"write them as in the input ({' '.join(map(display, names))})",
+                                call.text, (marked[0].span[0], marked[-1].span[1]))
 
 
 def _softmax(w, kind, x, names, marked, sizes):

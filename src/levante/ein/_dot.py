@@ -11,7 +11,15 @@ from __future__ import annotations
 from ._engine import run
 from ._errors import NotationError
 from ._layout import compose, decompose, letters_for, output_names
-from ._op import Op, check_bracket_sides, expect_count, forbid_bracketed_outputs, whole
+from ._op import (
+    Op,
+    check_bracket_sides,
+    expect_count,
+    forbid_bracketed_outputs,
+    layout_names,
+    whole,
+)
+from ._solve import display, is_number
 from ._syntax import Arrow, has_brackets, strip_brackets, walk
 
 
@@ -37,6 +45,7 @@ class Dot(Op):
 
     def write(self, w, call):
         check_bracket_sides(call)
+        _check_contraction(call)
         flat = [decompose(w, f"x{i}", layout, call.sizes, call.text)
                 for i, layout in enumerate(call.inputs)]
         (target,) = call.outputs
@@ -51,6 +60,37 @@ class Dot(Op):
         y = w.call(w.backend.einsum(spec, variables), variables,
                    [call.sizes[n] for n in kept])
         return [compose(w, y, kept, target, call.sizes, call.text)]
+
+
+def _check_contraction(call):
+    """einx 0.4's rules: two or more operands; each axis summed over is in exactly two of
+    them (one would be a sum, three a product-sum no einsum user means); with brackets
+    written, every unbracketed axis reaches the output."""
+    if len(call.inputs) < 2:
+        raise NotationError("dot multiplies two or more operands; for one operand, sum with "
+                            "ein.sum('a [b]', x) or move axes with ein.rearrange",
+                            call.text, whole(call.signature))
+    output = set(layout_names(call.outputs[0]))
+    bracketed = any(a.bracketed for layout in call.inputs for d in layout for a in d.atoms)
+    holders = {}
+    for i, layout in enumerate(call.inputs):
+        for d in layout:
+            for a in d.atoms:
+                if is_number(a.name) and call.sizes[a.name] == 1:
+                    continue
+                holders.setdefault(a.name, {})[i] = a
+    for name, where in holders.items():
+        if name in output:
+            continue
+        atom = next(iter(where.values()))
+        if bracketed and not atom.bracketed:
+            raise NotationError(f"axis `{display(name)}` is not bracketed, so it is kept, but "
+                                "it is missing from the output", call.text, atom.span)
+        if len(where) != 2:
+            raise NotationError(
+                f"axis `{display(name)}` is summed over but appears in {len(where)} "
+                f"operand{'s' if len(where) != 1 else ''}: a contracted axis is in exactly "
+                "two operands (sum one operand's axis first with ein.sum)", call.text, atom.span)
 
 
 def _shorthand(signature, count, arrows):

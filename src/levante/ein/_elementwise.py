@@ -8,27 +8,44 @@ A Python number goes with an empty expression: `ein.where("a, a, ", mask, x, 0.0
 
 from __future__ import annotations
 
+from ._backends._base import OPERATORS
 from ._engine import run
 from ._errors import NotationError
 from ._layout import compose, decompose
 from ._op import Op, expect_count, layout_names, names, whole
 from ._solve import display
-from ._syntax import bracketed_part, has_brackets, strip_brackets
+from ._syntax import (
+    Axis,
+    Ellipsis_,
+    Group,
+    Number,
+    bracketed_part,
+    has_brackets,
+    strip_brackets,
+)
 
 ARITY = {"logical_not": 1, "where": 3}
+# ops that take any number of operands (einx 0.4): folded left, ((x + y) + z)
+VARIADIC = ("add", "multiply", "maximum", "minimum", "logical_and", "logical_or", "logaddexp")
 
 
 class Elementwise(Op):
     def __init__(self, kind):
         self.name = kind
         self.arity = ARITY.get(kind, 2)
+        self.variadic = kind in VARIADIC
 
     def operands(self, signature, count, options):
-        expect_count(signature, count, self.arity, "operands for " + self.name)
+        # a variadic op takes as many operands as it is given (at least one), one per
+        # expression unless a single bracketed expression stands for them all
+        arity = self.arity
+        if self.variadic:
+            shorthand = len(signature.inputs) == 1 and has_brackets(signature.inputs[0])
+            arity = max(count, 1) if shorthand else len(signature.inputs)
+        expect_count(signature, count, arity, "operands for " + self.name)
         inputs = signature.inputs
         if signature.outputs is not None:
-            expect_count(signature, len(inputs), self.arity, "operand expressions for "
-                         + self.name)
+            expect_count(signature, len(inputs), arity, "operand expressions for " + self.name)
             if any(has_brackets(e) for e in inputs + signature.outputs):
                 raise NotationError(f"{self.name} with an output takes no brackets: "
                                     "the output says where each operand goes",
@@ -37,28 +54,22 @@ class Elementwise(Op):
                 raise NotationError(f"{self.name} has one output", signature.text,
                                     whole(signature))
             return inputs, signature.outputs, signature.input_spans
-        if len(inputs) == 1 and self.arity > 1:
+        if len(inputs) == 1 and arity > 1:
             if not has_brackets(inputs[0]):
                 raise NotationError(
-                    f"one expression for {self.arity} operands: bracket the axes of the "
+                    f"one expression for {arity} operands: bracket the axes of the "
                     f"others, e.g. ein.{self.name}(\"b [c]\", x, y), or write one expression "
                     "per operand", signature.text, whole(signature))
             full = strip_brackets(inputs[0])
             part = bracketed_part(inputs[0])
-            spans = (signature.input_spans[0],) * self.arity
-            return (full,) + (part,) * (self.arity - 1), (full,), spans
-        expect_count(signature, len(inputs), self.arity, "operand expressions for " + self.name)
+            spans = (signature.input_spans[0],) * arity
+            return (full,) + (part,) * (arity - 1), (full,), spans
+        expect_count(signature, len(inputs), arity, "operand expressions for " + self.name)
         if any(has_brackets(e) for e in inputs):
             raise NotationError("brackets go in the one-expression shorthand 'b [c]'; with one "
                                 "expression per operand, write none", signature.text,
                                 whole(signature))
-        widest = max(inputs, key=lambda e: len(names(e)))
-        every = set().union(*(names(e) for e in inputs))
-        if names(widest) != every:
-            raise NotationError(
-                "no operand holds every axis, so the output's order is unknown: write it "
-                "after '->', e.g. 'a, b -> a b'", signature.text, whole(signature))
-        return inputs, (widest,), signature.input_spans
+        return inputs, (_implied_output(signature),), signature.input_spans
 
     def write(self, w, call):
         (target,) = call.outputs
@@ -74,6 +85,14 @@ class Elementwise(Op):
                         "an elementwise op keeps every axis; reduce it first", call.text, span)
         joint = [n for n in wanted if any(n in have for _, have in flat)]
         aligned = [_align(w, x, have, joint, call.sizes) for x, have in flat]
+        if self.name not in OPERATORS:  # a function call: numbers as the backend takes them
+            aligned = [_number(w, x) for x in aligned]
+        if len(aligned) == 1 and self.name != "logical_not":
+            y = aligned[0]  # one operand of a variadic op: itself
+            return [compose(w, y, joint, target, call.sizes, call.text)]
+        while len(aligned) > 2 and self.variadic:  # fold: ((x0 + x1) + x2) + ...
+            first = w.call(w.backend.elementwise(self.name, aligned[:2]), aligned[:2])
+            aligned = [first] + aligned[2:]
         text = w.backend.elementwise(self.name, aligned)
         if joint:
             y = w.call(text, aligned, [call.sizes[n] for n in joint])
@@ -81,6 +100,48 @@ class Elementwise(Op):
             # operands without axes may all be Python numbers, whose result has no .reshape
             y = w.call(f"{w.backend.xp}.asarray({text})", aligned, ())
         return [compose(w, y, joint, target, call.sizes, call.text)]
+
+
+def _implied_output(signature):
+    """einx 0.4's rule: the output is the one operand expression that holds the axis names
+    of all others (unit axes aside); several different such expressions are ambiguous."""
+    inputs = signature.inputs
+    every = set().union(*(names(e) for e in inputs))  # named axes: unit axes aside
+    holders = {}
+    for expr in inputs:
+        if names(expr) >= every:
+            holders.setdefault(_written(expr), expr)
+    if len(holders) != 1:
+        why = ("no operand holds every axis" if not holders else
+               "several operands hold every axis, in different layouts")
+        raise NotationError(f"{why}, so the output is unknown: write it after '->', "
+                            "e.g. 'a, b -> a b'", signature.text, whole(signature))
+    return next(iter(holders.values()))
+
+
+def _number(w, x):
+    if x in w.arguments and w.shapes.get(x) == ():
+        text = w.backend.number(x)
+        if text is not None:
+            return w.call(text, [x], ())
+    return x
+
+
+def _written(nodes):
+    """An expression as written, without the positions: equal for `a b` and ` a  b`."""
+    out = []
+    for n in nodes:
+        if isinstance(n, Axis):
+            out.append(n.name)
+        elif isinstance(n, Number):
+            out.append(n.value)
+        elif isinstance(n, Group):
+            out.append(("()", _written(n.children)))
+        elif isinstance(n, Ellipsis_):
+            out.append(("...", _written((n.inner,))))
+        else:
+            out.append((type(n).__name__, n.span))  # distinct: never the same as another
+    return tuple(out)
 
 
 def _align(w, x, have, joint, sizes):
@@ -114,7 +175,14 @@ def _make(kind, equation):
     (2, 3)
     >>> ein.{kind}("a, b -> a b", np.ones(2), np.ones(3)).shape
     (2, 3)"""
+    if kind in VARIADIC:
+        example += f"""
+    >>> ein.{kind}("a, a b, b", np.ones(2), np.ones((2, 3)), np.ones(3)).shape
+    (2, 3)"""
+        equation += " (any number of operands, folded left)"
     function.__doc__ = f"""Elementwise {equation}, operands broadcast by axis name.
+
+    Without '->', the output is the one operand expression holding every axis (einx 0.4).
 
     >>> import numpy as np
     >>> from levante import ein
@@ -142,3 +210,4 @@ greater = _make("greater", "x > y")
 greater_equal = _make("greater_equal", "x ≥ y")
 equal = _make("equal", "x = y")
 not_equal = _make("not_equal", "x ≠ y")
+logaddexp = _make("logaddexp", "log(exp(x) + exp(y)), computed stably")

@@ -160,13 +160,14 @@ def build(op, expression, shapes, sizes, options, backend_name):
     return plan, source
 
 
-def prepare(op, expression, shapes, sizes, options):
+def prepare(op, expression, shapes, sizes, options, complete=True):
     """Parse, desugar and solve: the `Call` an op's planner works from."""
     signature = parse(expression)
     inputs, outputs, spans = op.operands(signature, len(shapes), dict(options))
     if not op.concatenates:
         forbid_concatenations(op, signature, tuple(inputs) + tuple(outputs))
-    resolved = resolve(signature.text, inputs, outputs, shapes, sizes, spans)
+    resolved = resolve(signature.text, inputs, outputs, shapes, sizes, spans,
+                       complete=complete)
     return Call(signature.text, signature, resolved.inputs, resolved.outputs, resolved.sizes,
                 shapes, options)
 

@@ -66,13 +66,16 @@ def solve(expression, *tensors, **sizes):
 def matches(expression, *tensors, **sizes):
     """Whether the tensors fit the expression (a malformed expression still raises).
 
+    Sizes that nothing determines need not be solved: `matches("(a b) c", x)` is True for
+    any x of rank 2, as in einx.
+
     >>> import numpy as np
     >>> from levante import ein
     >>> ein.matches("b (s w) c", np.ones((2, 32, 3)), w=16), ein.matches("b c", np.ones(2))
     (True, False)
     """
     try:
-        solve(expression, *tensors, **sizes)
+        prepare(_SOLVE, expression, _shapes(tensors), sizes, (), complete=False)
     except NotationError as error:
         if type(error).__name__ == "NotationSyntaxError":
             raise
@@ -83,11 +86,16 @@ def matches(expression, *tensors, **sizes):
 def check(expression, *tensors, **sizes):
     """Raise `NotationError` unless the tensors fit the expression; return None.
 
+    Like `matches`, sizes that nothing determines need not be solved.
+
     >>> import numpy as np
     >>> from levante import ein
     >>> ein.check("b t c", np.ones((2, 3, 4)))
     """
-    solve(expression, *tensors, **sizes)
+    try:
+        prepare(_SOLVE, expression, _shapes(tensors), sizes, (), complete=False)
+    except NotationError as error:
+        raise error.with_context(expression, _shapes(tensors), sizes) from None
 
 
 def _shape(shape, expression):

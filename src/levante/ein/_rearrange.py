@@ -16,7 +16,6 @@ from ._op import (
     expect_count,
     forbid_brackets,
     layout_names,
-    require_output,
     single_span,
     whole,
 )
@@ -28,10 +27,12 @@ class Rearrange(Op):
     concatenates = True
 
     def operands(self, signature, count, options):
-        require_output(signature, "rearrange", "b h w c -> b c h w")
         forbid_brackets(signature, "rearrange", "remove the [ ]")
         expect_count(signature, count, len(signature.inputs))
-        return signature.inputs, signature.outputs, signature.input_spans
+        # no output: each operand keeps its layout (einx 0.4's `id("a b c", x)`), which
+        # checks the shapes and returns the tensors
+        outputs = signature.inputs if signature.outputs is None else signature.outputs
+        return signature.inputs, outputs, signature.input_spans
 
     def write(self, w, call):
         pieces = []
@@ -39,6 +40,9 @@ class Rearrange(Op):
             pieces.extend(_split(w, f"x{i}", layout, call.sizes))
         flat = [decompose(w, var, layout, call.sizes, call.text) for var, layout in pieces]
         targets = [_pieces(layout) for layout in call.outputs]
+        # an axis of size 1 that no output names is squeezed away (einx 0.4)
+        named = {a.name for layout in call.outputs for d in layout for a in d.atoms}
+        flat = [_squeeze(w, x, names, named, call.sizes) for x, names in flat]
         leaves = [leaf for tree in targets for leaf in _leaves(tree)]
         if len(leaves) != len(flat):
             raise NotationRankError(
@@ -49,6 +53,13 @@ class Rearrange(Op):
         made = {id(leaf): compose(w, flat[j][0], flat[j][1], leaf, call.sizes, call.text)
                 for leaf, j in zip(leaves, chosen)}
         return [_assemble(w, tree, made) for tree in targets]
+
+
+def _squeeze(w, x, names, named, sizes):
+    kept = [n for n in names if n in named or sizes[n] != 1]
+    if len(kept) == len(names):
+        return x, names
+    return w.reshape(x, [sizes[n] for n in kept]), kept
 
 
 def _split(w, var, layout, sizes):

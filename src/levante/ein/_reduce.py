@@ -18,7 +18,7 @@ from ._op import (
     layout_names,
     whole,
 )
-from ._solve import Atom, Dim
+from ._solve import Atom, Dim, display, is_number
 from ._syntax import has_brackets, strip_brackets
 
 
@@ -56,8 +56,9 @@ class Reduce(Op):
             target = call.outputs[0]
             kept = set(layout_names(target))
             forbid_bracketed_outputs(call, call.inputs, kept, "reduced")
+            _check_written_output(call, layout, kept)
         else:
-            target = _implied_output(layout, keepdims, sizes)
+            target = _implied_output(layout, keepdims, sizes, call.text)
             kept = set(layout_names(target))
         x, names = decompose(w, "x0", layout, sizes, call.text)
         gone = [i for i, n in enumerate(names) if n not in kept]
@@ -70,13 +71,39 @@ class Reduce(Op):
         return [compose(w, x, rest, target, sizes, call.text)]
 
 
-def _implied_output(layout, keepdims, sizes):
+def _check_written_output(call, layout, kept):
+    """einx 0.4's rules for a written output: with brackets, every unbracketed axis is in
+    the output; without, the axes missing from it are reduced, and a name written twice
+    (a diagonal) would be reduced silently, so it is refused."""
+    atoms = [a for d in layout for a in d.atoms if not is_number(a.name)]
+    # (this module defines `any`: the builtin is not reachable here)
+    if [a for a in atoms if a.bracketed]:
+        for a in atoms:
+            if not a.bracketed and a.name not in kept:
+                raise NotationError(f"axis `{display(a.name)}` is not bracketed, so it is "
+                                    "kept, but it is missing from the output", call.text,
+                                    a.span)
+        return
+    seen = set()
+    for a in atoms:
+        if a.name in seen:
+            raise NotationError(
+                f"axis `{display(a.name)}` is written twice: without brackets, the axes "
+                "missing from the output are reduced, and a diagonal is not reduced "
+                f"implicitly; bracket it, e.g. '[{display(a.name)} {display(a.name)}]'",
+                call.text, a.span)
+        seen.add(a.name)
+
+
+def _implied_output(layout, keepdims, sizes, text):
+    """The input without its bracketed axes. A composition whose axes are all reduced
+    stays as a unit axis (`a ([b c])` -> `a 1`, einx 0.4); a bare bracketed axis goes."""
     dims = []
     for dim in layout:
         term = tuple(a for a in dim.atoms if not a.bracketed)
         if term:
             dims.append(Dim((term,), dim.span))
-        elif keepdims:
+        elif keepdims or text[dim.span[0]] == "(":
             unit = f"1@keep{dim.span[0]}"
             sizes[unit] = 1
             dims.append(Dim(((Atom(unit, False, dim.span),),), dim.span))

@@ -8,7 +8,7 @@ from ._errors import NotationError
 
 ELEMENTWISE = ("add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "power",
                "maximum", "minimum", "where", "logical_and", "logical_or", "logical_not", "less",
-               "less_equal", "greater", "greater_equal", "equal", "not_equal")
+               "less_equal", "greater", "greater_equal", "equal", "not_equal", "logaddexp")
 INDEXING = ("get_at", "set_at", "add_at", "subtract_at")
 ALONG = ("softmax", "log_softmax", "roll", "flip", "sort", "argsort", "argmax", "argmin")
 NAMES = ("rearrange", "id", "dot", "arange", *REDUCTIONS, *ELEMENTWISE, *INDEXING, *ALONG)

@@ -272,11 +272,21 @@ def _solve_one(text, dim, length, name, known):
             count += here
             factor = _product(known[a.name] for a in term if a.name != name)
     atom = next(a for a in dim.atoms if a.name == name)
+    remaining = length - rest
+    terms_with = sum(1 for term in dim.terms if any(a.name == name for a in term))
+    if count > 1 and terms_with == 1 and factor and remaining >= 0 and not remaining % factor:
+        # `(k k)`: k ** count = remaining / factor, solved when that has an integer root
+        power = remaining // factor
+        root = round(power ** (1 / count))
+        for guess in (root - 1, root, root + 1):
+            if guess >= 0 and guess ** count == power:
+                known[name] = guess
+                return
     if count > 1:
         raise NotationSizeError(
-            f"cannot solve `{display(name)}`: it appears twice in one dimension; "
-            f"give it as a keyword, {display(name)}=...", text, atom.span)
-    remaining = length - rest
+            f"cannot solve `{display(name)}`: it appears {count} times in a dimension of "
+            f"size {length}, which is no power of an integer that fits; give it as a keyword, "
+            f"{display(name)}=...", text, atom.span)
     if factor == 0 or remaining < 0 or remaining % factor:
         raise NotationSizeError(
             f"the dimension of size {length} does not divide into the axes written here: "
@@ -316,10 +326,12 @@ class Resolved(NamedTuple):
     sizes: dict  # atom name -> size
 
 
-def resolve(text, inputs, outputs, shapes, sizes, spans, out_spans=None):
+def resolve(text, inputs, outputs, shapes, sizes, spans, out_spans=None, complete=True):
     """Expand ellipses and solve sizes for operand and output expressions.
 
     `shapes[i]` is None for an operand whose shape is unknown (a tensor factory).
+    `complete=False` stops after checking that the shapes are consistent, leaving sizes
+    that nothing determines unsolved (`matches("(a b) c", x)` is True).
     """
     depths = {}
     try:
@@ -346,6 +358,8 @@ def resolve(text, inputs, outputs, shapes, sizes, spans, out_spans=None):
                     if base in known:
                         known[name] = known[base]
     solve_sizes(text, in_layouts, shapes, known)
+    if not complete:
+        return Resolved(in_layouts, out_layouts, known)
     require_sizes(text, in_layouts + out_layouts, known)
     _check_limits(text, in_layouts + out_layouts, known)
     return Resolved(in_layouts, out_layouts, known)
@@ -400,10 +414,6 @@ def _check_names(text, layouts, known, sizes, expressions=()):
                     f"give one size, or write the named ellipsis `{name}...`",
                     text, _written_span(text, expressions, (), name))
             continue
-        if any(p.startswith(name + ".") for p in present):
-            continue
-        written = ", ".join(sorted({display(p).split(".")[0] for p in present
-                                    if not is_number(p)})) or "none"
-        raise NotationSizeError(
-            f"a size was given for `{name}`, which the expression does not name "
-            f"(its axes: {written})", text, (0, max(1, len(text))))
+        # a size for an axis the expression does not name is accepted, as in einx, so
+        # that the result of `solve(...)` can be passed on with **sizes to any op (its
+        # value was checked by `given_sizes`)

@@ -71,6 +71,10 @@ class Backend:
         return f"{self.xp}.{kind}({x}, axis={tuple(axes)!r}{keep})"
 
     # -- elementwise
+    def number(self, x):
+        """A Python number operand as something the elementwise call takes (as it is)."""
+        return None
+
     def elementwise(self, kind, xs):
         if kind in OPERATORS:
             return OPERATORS[kind].format(*xs)

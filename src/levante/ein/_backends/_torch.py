@@ -105,8 +105,13 @@ class TorchBackend(Backend):
     def astype(self, x, dtype):
         return f"{x}.to({_TORCH_DTYPES[dtype]})"
 
+    def number(self, x):
+        # torch.maximum, minimum, logaddexp, logical_and... take tensors only
+        return f"torch.as_tensor({x})"
+
     def elementwise(self, kind, xs):
-        if kind in ("logical_and", "logical_or", "logical_not", "maximum", "minimum", "where"):
+        if kind in ("logical_and", "logical_or", "logical_not", "maximum", "minimum", "where",
+                    "logaddexp"):
             return f"torch.{kind}({', '.join(xs)})"
         return super().elementwise(kind, xs)
 
