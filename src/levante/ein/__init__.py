@@ -33,7 +33,7 @@ from ._elementwise import (
 from ._errors import NotationError, NotationRankError, NotationSizeError, NotationSyntaxError
 from ._factory import FactoryContext, TensorFactory
 from ._index import add_at, get_at, set_at, subtract_at
-from ._inspect import check, explain, matches, solve
+from ._inspect import check, explain, matches, solve, solve_axes, solve_shapes
 from ._rearrange import rearrange
 from ._reduce import (
     all,
@@ -101,6 +101,8 @@ __all__ = [
     "set_at",
     "softmax",
     "solve",
+    "solve_axes",
+    "solve_shapes",
     "sort",
     "std",
     "subtract",
@@ -110,6 +112,16 @@ __all__ = [
     "var",
     "where",
 ]
+
+
+def __getattr__(name):
+    # `ein.numpy`, `ein.jax`, `ein.torch`: einx 0.4's adapters, imported on first use so
+    # that `import levante.ein` stays NumPy only
+    if name in ("numpy", "jax", "torch"):
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _register_with_torch_compile():

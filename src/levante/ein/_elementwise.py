@@ -30,10 +30,11 @@ VARIADIC = ("add", "multiply", "maximum", "minimum", "logical_and", "logical_or"
 
 
 class Elementwise(Op):
-    def __init__(self, kind):
+    def __init__(self, kind, function=None):
         self.name = kind
         self.arity = ARITY.get(kind, 2)
-        self.variadic = kind in VARIADIC
+        self.variadic = kind in VARIADIC or function is not None
+        self.function = function  # a user's broadcasting f(*xs) (adapters)
 
     def operands(self, signature, count, options):
         # a variadic op takes as many operands as it is given (at least one), one per
@@ -85,6 +86,13 @@ class Elementwise(Op):
                         "an elementwise op keeps every axis; reduce it first", call.text, span)
         joint = [n for n in wanted if any(n in have for _, have in flat)]
         aligned = [_align(w, x, have, joint, call.sizes) for x, have in flat]
+        if self.function is not None:
+            # every tensor operand gets the same rank, as einx promises the function
+            aligned = [w.reshape(x, [call.sizes[n] if n in have else 1 for n in joint])
+                       if have else x for x, (_, have) in zip(aligned, flat)]
+            y = w.call(f"{w.constant(self.function)}({', '.join(aligned)})", aligned,
+                       [call.sizes[n] for n in joint])
+            return [compose(w, y, joint, target, call.sizes, call.text)]
         if self.name not in OPERATORS:  # a function call: numbers as the backend takes them
             aligned = [_number(w, x) for x in aligned]
         if len(aligned) == 1 and self.name != "logical_not":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 from typing import NamedTuple
 
-from ._backends import kind_of, load
+from ._backends import BACKENDS, kind_of, load
 from ._errors import NotationError, NotationRankError
 from ._factory import call_factory, is_factory
 from ._op import forbid_concatenations
@@ -79,6 +79,8 @@ def _normalize(sizes):
 
 
 def _cold(op, expression, tensors, sizes, options):
+    if "backend" in sizes:
+        return _on_backend(op, expression, tensors, sizes, options)
     sizes = _normalize(sizes)
     if any(is_factory(t) for t in tensors):
         return _with_factories(op, expression, tensors, sizes, options)
@@ -95,6 +97,27 @@ def _cold(op, expression, tensors, sizes, options):
                 _PLANS.clear()
             _PLANS[key] = plan
     return plan(*tensors)
+
+
+def _on_backend(op, expression, tensors, sizes, options):
+    """`backend="jax"` (einx's argument): NumPy operands become that backend's tensors; a
+    tensor of another library is an error. The call then runs as if given those tensors."""
+    sizes = dict(sizes)
+    name = sizes.pop("backend")
+    if not isinstance(name, str) or name not in BACKENDS:
+        raise NotationError(f"unknown backend {name!r}: one of {', '.join(BACKENDS)}",
+                            expression if isinstance(expression, str) else None,
+                            None, _shown_shapes(tensors), sizes)
+    converted = []
+    for i, t in enumerate(tensors):
+        kind = kind_of(t)
+        if kind not in (None, "numpy", name) and not is_factory(t):
+            raise NotationError(
+                f"backend={name!r} was asked for, but operand {i + 1} is a {kind} tensor: "
+                "convert it first, or leave backend= out", expression,
+                _operand_span(expression, i), _shown_shapes(tensors), sizes)
+        converted.append(load(name).asarray(t) if kind == "numpy" else t)
+    return run(op, expression, tuple(converted), sizes, options)
 
 
 def shapes_of(tensors):

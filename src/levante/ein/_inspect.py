@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from ._backends import BACKENDS
 from ._engine import build, choose_backend, prepare
 from ._errors import NotationError
-from ._solve import display, is_number
+from ._solve import dim_size, display, is_number
 from ._syntax import ANONYMOUS
 
 
@@ -28,7 +30,44 @@ _SOLVE = _Shapes()
 
 
 def _shapes(tensors):
-    return tuple(tuple(int(s) for s in getattr(t, "shape", ())) for t in tensors)
+    """Operand shapes; None stands for an operand whose shape is to be solved."""
+    return tuple(None if t is None else tuple(int(s) for s in getattr(t, "shape", ()))
+                 for t in tensors)
+
+
+def _prepared(expression, tensors, sizes):
+    try:
+        return prepare(_SOLVE, expression, _shapes(tensors), sizes, ())
+    except NotationError as error:
+        shown = ["unknown" if s is None else s for s in _shapes(tensors)]
+        raise error.with_context(expression, shown, sizes) from None
+
+
+def solve_shapes(expression, *tensors, **sizes):
+    """The shape of every operand expression, solved from the given tensors and sizes
+    (einx 0.4's `solve_shapes`); pass None for an operand whose shape is wanted.
+
+    >>> import numpy as np
+    >>> from levante import ein
+    >>> ein.solve_shapes("a b, c b a", np.ones((3, 4)), None, c=5)
+    ((3, 4), (5, 4, 3))
+    """
+    call = _prepared(expression, tensors, sizes)
+    return tuple(tuple(dim_size(d, call.sizes) for d in layout) for layout in call.inputs)
+
+
+def solve_axes(expression, *tensors, **sizes):
+    """The size of every named axis (einx 0.4's `solve_axes`): a named ellipsis maps to an
+    int32 array of its sizes. Pass None for an operand whose shape is unknown.
+
+    >>> import numpy as np
+    >>> from levante import ein
+    >>> ein.solve_axes("a s..., c a", np.ones((2, 3, 4)), None, c=5)
+    {'a': 2, 's': array([3, 4], dtype=int32), 'c': 5}
+    """
+    found = _solved(_prepared(expression, tensors, sizes))
+    return {k: np.asarray(v, dtype=np.int32) if isinstance(v, tuple) else v
+            for k, v in found.items()}
 
 
 def solve(expression, *tensors, **sizes):
@@ -42,10 +81,10 @@ def solve(expression, *tensors, **sizes):
     >>> ein.solve("b (s w)... c", np.ones((2, 32, 64, 3)), w=16)
     {'b': 2, 's': (2, 4), 'w': (16, 16), 'c': 3}
     """
-    try:
-        call = prepare(_SOLVE, expression, _shapes(tensors), sizes, ())
-    except NotationError as error:
-        raise error.with_context(expression, _shapes(tensors), sizes) from None
+    return _solved(_prepared(expression, tensors, sizes))
+
+
+def _solved(call):
     found = {}
     for layout in call.inputs + call.outputs:
         for dim in layout:

@@ -23,8 +23,9 @@ from ._syntax import has_brackets, strip_brackets
 
 
 class Reduce(Op):
-    def __init__(self, kind):
+    def __init__(self, kind, function=None):
         self.name = kind
+        self.function = function  # a user's NumPy-like f(x, axis=(...)) (adapters)
 
     def operands(self, signature, count, options):
         expect_count(signature, count, len(signature.inputs))
@@ -66,7 +67,11 @@ class Reduce(Op):
             raise NotationError(f"nothing to reduce: every axis is in the output; {self.name} "
                                 "would return its input unchanged", call.text,
                                 whole(call.signature))
-        x = _reduce(w, self.name, x, names, gone, sizes)
+        if self.function is not None:
+            left = [sizes[n] for i, n in enumerate(names) if i not in gone]
+            x = w.call(f"{w.constant(self.function)}({x}, axis={tuple(gone)!r})", [x], left)
+        else:
+            x = _reduce(w, self.name, x, names, gone, sizes)
         rest = [n for i, n in enumerate(names) if i not in gone]
         return [compose(w, x, rest, target, sizes, call.text)]
 

@@ -41,6 +41,10 @@ class Backend:
     def namespace(self):
         raise NotImplementedError
 
+    def asarray(self, x):
+        """A NumPy array as this backend's tensor (for `backend=`)."""
+        return x
+
     # -- layout
     def reshape(self, x, shape):
         return f"{x}.reshape({tuple(shape)!r})"

@@ -33,6 +33,9 @@ class JaxBackend(Backend):
     name = "jax"
     xp = "jnp"
 
+    def asarray(self, x):
+        return jnp.asarray(x)
+
     def namespace(self):
         return {"jnp": jnp, "jax": jax, "_logsumexp": jax.nn.logsumexp,
                 "_softmax": jax.nn.softmax, "_log_softmax": jax.nn.log_softmax, "_index": _index}

@@ -39,6 +39,9 @@ class TorchBackend(Backend):
     name = "torch"
     xp = "torch"
 
+    def asarray(self, x):
+        return torch.as_tensor(x)
+
     def namespace(self):
         return {"torch": torch, "_logsumexp": _logsumexp, "_index": _index}
 
