@@ -423,6 +423,14 @@ def check_divide_with_insert_names_the_input_axis_it_divides():
         (2, 2, 2, 6, 8)
 
 
+def check_the_same_axis_twice_is_refused_when_the_layer_is_made():
+    # before any input arrives (Keras' from_config wraps the same message in a TypeError)
+    raises(lambda: Divide(input_axis=1, output_axis=1, factor=2), "input_axis=1",
+           "output_axis=1")
+    raises(lambda: Merge(left_axis=-1, right_axis=-1), "left_axis=-1")
+    raises(lambda: RotaryPositionalEmbedding(sequence_axis=2, feature_axis=2), "sequence_axis=2")
+
+
 CHECKS = [value for name, value in sorted(globals().items()) if name.startswith("check_")]
 
 if __name__ == "__main__":  # one interpreter per backend: python tests/keras/_keras_checks.py

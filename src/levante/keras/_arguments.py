@@ -38,6 +38,14 @@ def axis(value, rank, name, owner):
     return value % rank
 
 
+def distinct(first, second, names, owner):
+    """Two axes written as the same int are the same axis at every rank: an error as soon as
+    the layer is made (other pairs, such as 2 and -2, depend on the rank: checked in call)."""
+    if first == second:
+        raise LayerError(f"{owner}: {names[0]}={first} and {names[1]}={second} are the same "
+                         "axis")
+
+
 def static_size(size):
     """A dimension known while building, or None (a symbolic batch or sequence size)."""
     return size if isinstance(size, numbers.Integral) else None

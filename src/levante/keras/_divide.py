@@ -58,6 +58,7 @@ class Divide(keras.layers.Layer):
         self.output_axis = check.integer(output_axis, "output_axis", _OWNER)
         self.factor = check.integer(factor, "factor", _OWNER, minimum=1)
         self.insert = check.boolean(insert, "insert", _OWNER)
+        check.distinct(self.input_axis, self.output_axis, ("input_axis", "output_axis"), _OWNER)
 
     def _plan(self, shape, static):
         """(split shape, permutation, result shape) for an input of this shape; sizes may be

@@ -44,6 +44,7 @@ class Merge(keras.layers.Layer):
         self.left_axis = check.integer(left_axis, "left_axis", _OWNER)
         self.right_axis = check.integer(right_axis, "right_axis", _OWNER)
         self.left = check.boolean(left, "left", _OWNER)
+        check.distinct(self.left_axis, self.right_axis, ("left_axis", "right_axis"), _OWNER)
 
     def _plan(self, shape, static):
         rank = len(shape)

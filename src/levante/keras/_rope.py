@@ -57,6 +57,8 @@ class RotaryPositionalEmbedding(keras.layers.Layer):
         super().__init__(**kwargs)
         self.sequence_axis = check.integer(sequence_axis, "sequence_axis", _OWNER)
         self.feature_axis = check.integer(feature_axis, "feature_axis", _OWNER)
+        check.distinct(self.sequence_axis, self.feature_axis, ("sequence_axis", "feature_axis"),
+                       _OWNER)
         self.max_wavelength = check.positive_number(max_wavelength, "max_wavelength", _OWNER)
         self.scaling_factor = check.positive_number(scaling_factor, "scaling_factor", _OWNER)
 
