@@ -398,6 +398,11 @@ def check_group_accuracy_follows_the_labels_convention():
     raises(lambda: CategoricalGroupAccuracy(group=1, ignore_index=None).update_state(
         ids, logits), "-100")
     raises(lambda: CategoricalGroupAccuracy(ignore_index=1.5), "ignore_index=1.5")
+    raises(lambda: CategoricalGroupAccuracy(group=1).update_state(ids + 0.5, logits), "y_true")
+    whole = CategoricalGroupAccuracy(group=2)  # float ids that are whole numbers are ids
+    whole.update_state(ids.astype("float32"), logits)
+    close(whole.result(), np.asarray(lv_metrics.group_accuracy(ids, logits, group=2)), 1e-6,
+          "float ids")
     metric = CategoricalGroupAccuracy(group=2)
     metric.update_state(ops.convert_to_tensor(outside), logits)
     assert math.isnan(float(numpy(metric.result()))), "an id outside the classes, as a tensor"

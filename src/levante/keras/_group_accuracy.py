@@ -48,7 +48,7 @@ class CategoricalGroupAccuracy(keras.metrics.Metric):
     Errors (`LayerError`): a group size that is not a positive int or does not divide its
     axis, an axis outside the ids' rank, as many axes as groups, a depth that does not divide
     the last axis, `y_true` and `y_pred` that do not match, weights of another shape, a
-    class id outside `[0, classes)` (NumPy `y_true`).
+    class id outside `[0, classes)`, bool or fractional ids (NumPy `y_true`).
 
     Source: mlable's `CategoricalGroupAccuracy` (argument names and defaults);
     `levante.metrics.group_accuracy` (the values).
@@ -139,6 +139,10 @@ class CategoricalGroupAccuracy(keras.metrics.Metric):
     def _check_ids(self, ids, classes):
         """Raise for the first counted id of a NumPy `y_true` outside [0, classes)."""
         ids = np.asarray(ids)
+        if ids.dtype.kind == "b" or (ids.dtype.kind == "f" and not np.array_equal(
+                ids, np.floor(ids))):  # Keras pipelines often carry ids as floats: whole ones
+            raise LayerError(f"{_OWNER}: y_true of dtype {ids.dtype} holds no class ids; pass "
+                             "integer ids (or one-hot rows of the shape of y_pred)")
         counted = np.ones(ids.shape, bool) if self.ignore_index is None \
             else ids != self.ignore_index
         outside = counted & ((ids < 0) | (ids >= classes))
