@@ -30,11 +30,11 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")  # Keras reads it once, on its first import
 
+import keras
 import matplotlib.pyplot as plt
 import numpy as np
-
-import keras
 from keras import ops
+
 from levante import data
 from levante.keras.layers import (
     CachedMultiHeadAttention,
