@@ -7,17 +7,26 @@ import jax.numpy as jnp
 
 from ._errors import NetsError
 
+_SQRT_HALF = 0.7071067811865476  # 1 / √2
+
 
 def gelu(x):
-    """x Φ(x) with the exact error function (PyTorch's and the paper's default).
+    """x Φ(x) = x (1 + erf(x / √2)) / 2 with the exact error function (Hendrycks & Gimpel
+    2016; PyTorch's default), in the dtype of `x`.
 
-    Note `jax.nn.gelu` defaults to the tanh approximation; use "gelu_tanh" for that.
+    Written with `erf`, as PyTorch's kernel is: `jax.nn.gelu(approximate=False)` goes
+    through `erfc`, whose longer polynomials made the char-GPT's training step about 5%
+    slower on CPU, for the same values to float32 rounding. Note `jax.nn.gelu` defaults to
+    the tanh approximation; use "gelu_tanh" for that.
 
     >>> import jax.numpy as jnp
     >>> round(float(gelu(jnp.array(1.0))), 6)
     0.841345
     """
-    return jax.nn.gelu(x, approximate=False)
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.inexact):
+        x = x.astype(jnp.result_type(float))
+    return x * (0.5 + 0.5 * jax.lax.erf(x * jnp.asarray(_SQRT_HALF, x.dtype)))
 
 
 def gelu_tanh(x):
