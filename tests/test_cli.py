@@ -46,6 +46,16 @@ def test_sample_tokens_must_be_a_positive_count(capsys, tokens):
     assert "usage: levante sample" in error and "argument --tokens" in error
 
 
+@pytest.mark.parametrize("flag, value", [
+    ("--temperature", "nan"), ("--temperature", "inf"), ("--temperature", "-1"),
+    ("--top-k", "-1"), ("--seed", str(2**64)), ("--seed", "-1")])
+def test_sample_settings_are_checked_before_loading(capsys, flag, value):
+    # NaN passed `temperature < 0` and sampled garbage; a seed beyond 64 bits was a raw
+    # OverflowError from jax.random.key; all are usage errors, before the run is read
+    error = usage_error(capsys, "sample", "anywhere", flag, value)
+    assert "usage: levante sample" in error and f"argument {flag}" in error
+
+
 def test_an_empty_prompt_is_explained_in_the_users_words(run, capsys):
     assert cli.main(["sample", str(run), "--prompt", ""]) == 2
     error = capsys.readouterr().err

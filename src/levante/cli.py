@@ -53,6 +53,39 @@ def _count(text):
     return value
 
 
+def _temperature(text):
+    """A finite float >= 0, for argparse (NaN would pass `< 0` and sample garbage)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number is expected, not {text!r}") from None
+    if not 0.0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"a finite number >= 0 (0: greedy), not {text}")
+    return value
+
+
+def _top_k(text):
+    """An int >= 0 (0 keeps every character), for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number is expected, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"at least 0 (0 keeps every character), not {value}")
+    return value
+
+
+def _seed(text):
+    """An int that fits a 64-bit seed, for argparse (jax.random.key overflows beyond)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number is expected, not {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"a whole number in [0, 2**63), not {value}")
+    return value
+
+
 def _add_settings(parser):
     """One flag per training setting (defaults None: the config file or the default wins)."""
     from levante.train import TrainConfig
@@ -231,12 +264,12 @@ def parser():
                     help=r"read backslash escapes in the prompt: \n, \t, \xHH, \\ (default: off)")
     sa.add_argument("--tokens", type=_count, default=500,
                     help="characters to sample (default: 500)")
-    sa.add_argument("--temperature", type=float, default=0.8,
+    sa.add_argument("--temperature", type=_temperature, default=0.8,
                     help="0 samples greedily (default: 0.8)")
-    sa.add_argument("--top-k", type=int, default=40,
+    sa.add_argument("--top-k", type=_top_k, default=40,
                     help="sample among the k likeliest characters, 0 keeps every one "
                     "(default: 40)")
-    sa.add_argument("--seed", type=int, default=0, help="random seed of the draw (default: 0)")
+    sa.add_argument("--seed", type=_seed, default=0, help="random seed of the draw (default: 0)")
     sa.set_defaults(handler=sample)
 
     be = commands.add_parser("bench", help="time the training step and the sampling speed")
