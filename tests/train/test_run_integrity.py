@@ -369,3 +369,10 @@ def test_a_save_repeated_after_its_commit_rewrites_nothing(run):
     assert (checkpoint.stat().st_ino, checkpoint.read_bytes()) == before
     assert read_record(run) == record
     assert not (run / "checkpoint-2.safetensors").exists()
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63, 10**20])
+def test_a_seed_outside_64_bits_is_a_train_error(seed):
+    # numpy's default_rng refused -1 and jax.random.key overflowed past 2**63: raw tracebacks
+    with pytest.raises(TrainError, match=r"--seed is a whole number in \[0, 2\*\*63\)"):
+        TrainConfig(seed=seed)
