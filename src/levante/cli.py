@@ -1,7 +1,10 @@
 """The `levante` command.
 
     levante train [--layers 4 --width 128 ... | --config FILE | --resume RUN]
+    levante train --init-from GPT2_DIR --data my.txt      fine-tune a Hugging Face GPT-2
     levante sample RUN --prompt "ROMEO:" --tokens 500 --temperature 0.8 --top-k 40
+    levante sample GPT2_DIR --prompt "Hello"              a Hugging Face GPT-2 directory too
+    levante export RUN --format hf OUT                    a GPT-2-shaped run for transformers
     levante bench [model flags] [--json]
     levante demo                          a tour of the notation on small tensors
     levante explain OP EXPR SHAPE...      the plan of a notation op, as Python code
@@ -135,7 +138,47 @@ def train(args):
                              "change them (only --steps can extend the run)")
         run_training(None, resume=args.resume, steps=args.steps)
     else:
-        run_training(_settings(args))
+        settings = _settings(args)
+        if settings.init_from is not None:
+            given = [f"--{name}" for name in ARCHITECTURE if getattr(args, name) is not None]
+            if given:
+                raise TrainError(f"--init-from takes the architecture from the checkpoint; "
+                                 f"{', '.join(given)} cannot change it")
+        run_training(settings)
+    return 0
+
+
+# the settings a fine-tuned GPT-2 takes from its checkpoint
+ARCHITECTURE = ("model", "layers", "heads", "width", "hidden", "positions", "gated", "norm",
+                "activation", "bias", "tie")
+
+
+def _is_hf_directory(path):
+    from pathlib import Path
+
+    return (Path(path) / "config.json").is_file() and not (Path(path) / "run.json").exists()
+
+
+def _load_hf(path):
+    """(name, tokenizer, model config, params) of a Hugging Face GPT-2 directory."""
+    from levante.models import gpt2
+
+    params, config = gpt2.load(path)
+    return "gpt2", gpt2.load_tokenizer(path, config), config, params
+
+
+def export(args):
+    from levante.data import BPETokenizer
+    from levante.models import gpt2
+    from levante.train import load_params
+
+    _, vocab, _, model_config, params = load_params(args.run)
+    tokenizer = vocab if isinstance(vocab, BPETokenizer) else None
+    gpt2.save(params, model_config, args.out, tokenizer=tokenizer)
+    kept = "" if tokenizer else (" (the run's character vocabulary has no Hugging Face form: "
+                                 "the directory holds the weights and config.json only)")
+    print(f"levante export: {args.run} written to {args.out} as a Hugging Face GPT-2{kept}",
+          file=sys.stderr)
     return 0
 
 
@@ -173,7 +216,11 @@ def sample(args):
     from levante.train import load_params
 
     prompt = _prompt(args)
-    settings, vocab, _, model_config, params = load_params(args.run)
+    if _is_hf_directory(args.run):
+        name, vocab, model_config, params = _load_hf(args.run)
+    else:
+        settings, vocab, _, model_config, params = load_params(args.run)
+        name = settings.model
     try:
         ids = vocab.encode(prompt)
     except DataError as error:
@@ -181,7 +228,7 @@ def sample(args):
     hint = _escape_hint(args, prompt)
     if hint:
         print(f"levante sample: note{hint}", file=sys.stderr)
-    print(f"levante sample: {settings.model} of {args.run}; compiling the sampler and drawing "
+    print(f"levante sample: {name} of {args.run}; compiling the sampler and drawing "
           f"{args.tokens} characters (compiling takes a few seconds)...", file=sys.stderr,
           flush=True)
     out = generate(params, model_config, ids, args.tokens, jax.random.key(args.seed),
@@ -258,7 +305,7 @@ def parser():
     tr.set_defaults(handler=train)
 
     sa = commands.add_parser("sample", help="sample text from a trained run")
-    sa.add_argument("run", help="the run directory")
+    sa.add_argument("run", help="the run directory, or a Hugging Face GPT-2 directory")
     sa.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
     sa.add_argument("--escapes", action="store_true",
                     help=r"read backslash escapes in the prompt: \n, \t, \xHH, \\ (default: off)")
@@ -271,6 +318,14 @@ def parser():
                     "(default: 40)")
     sa.add_argument("--seed", type=_seed, default=0, help="random seed of the draw (default: 0)")
     sa.set_defaults(handler=sample)
+
+    xp = commands.add_parser("export", help="write a run in another library's format")
+    xp.add_argument("run", help="the run directory")
+    xp.add_argument("out", help="the directory to write")
+    xp.add_argument("--format", choices=["hf"], required=True,
+                    help="hf: a Hugging Face GPT-2 directory (safetensors, config.json, "
+                    "tokenizer)")
+    xp.set_defaults(handler=export)
 
     be = commands.add_parser("bench", help="time the training step and the sampling speed")
     _add_settings(be)
@@ -293,9 +348,10 @@ def _user_errors():
     from levante.data import DataError
     from levante.ein import NotationError
     from levante.models._generate import SamplingError
+    from levante.models.gpt2 import CheckpointError
     from levante.train import TrainError
 
-    return (DataError, NotationError, SamplingError, TrainError)
+    return (CheckpointError, DataError, NotationError, SamplingError, TrainError)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

@@ -52,6 +52,8 @@ class BPETokenizer:
     (5, [])
     """
 
+    FORMAT = FORMAT
+
     def __init__(self, tokenizer, byte_level=True):
         self.tokenizer = _gpt2_pipeline(tokenizer) if byte_level else tokenizer
         self.unknown = None

@@ -24,6 +24,8 @@ HELP = {
     "model": "gpt or lstm",
     "data": "a UTF-8 text file or a directory of .txt files (default: bundled Shakespeare)",
     "out": "the run directory (default: runs/<model>, or runs/<model>-2, ... when taken)",
+    "init_from": "a Hugging Face GPT-2 directory to fine-tune, with its architecture and BPE "
+                 "tokenizer (default: none, random weights)",
     "layers": "transformer blocks",
     "heads": "attention heads per block",
     "width": "model width (embedding size)",
@@ -74,6 +76,7 @@ class TrainConfig:
     model: str = "gpt"
     data: str | None = None
     out: str | None = None
+    init_from: str | None = None
     layers: int = 4
     heads: int = 4
     width: int = 128
@@ -108,6 +111,8 @@ class TrainConfig:
             _check_type(field.name, getattr(self, field.name), field.default)
         if self.model not in ("gpt", "lstm"):
             raise TrainError(f"--model is gpt or lstm, not {self.model!r}")
+        if self.init_from is not None and self.model != "gpt":
+            raise TrainError("--init-from loads a GPT-2: it needs --model gpt")
         for name, choices in CHOICES.items():
             if getattr(self, name) not in choices:
                 raise TrainError(f"--{name} is {' or '.join(choices)}, not "
@@ -120,8 +125,6 @@ class TrainConfig:
             raise TrainError("learning rates need 0 <= --min-lr <= --lr and --lr > 0")
         if self.top_k < 0 or self.temperature < 0 or self.warmup < 0 or self.clip < 0:
             raise TrainError("--top-k, --temperature, --warmup and --clip cannot be negative")
-        if not 0 <= self.seed < 2**63:  # numpy's and JAX's seeds: jax.random.key overflows
-            raise TrainError(f"--seed is a whole number in [0, 2**63), not {self.seed}")
         if self.sample_tokens < 0 or self.weight_decay < 0:
             raise TrainError("--sample-tokens and --weight-decay cannot be negative")
         for name, low, high in (("dropout", 0.0, 1.0), ("beta2", 0.0, 1.0)):
@@ -145,7 +148,7 @@ def _check_type(name, value, default):
     """Settings arrive from flags, files and run records: each has its default's type
     (a float setting takes an int; `data` and `out` may be None), finite if a number."""
     flag = "--" + name.replace("_", "-")
-    if name in ("data", "out"):
+    if name in ("data", "out", "init_from"):
         ok, kind = value is None or isinstance(value, str), "a path"
     elif isinstance(default, bool):
         ok, kind = isinstance(value, bool), "true or false"

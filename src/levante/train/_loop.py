@@ -39,7 +39,16 @@ from . import _checkpoint
 from ._errors import TrainError
 from ._log import MetricsLog, Progress, plot_losses
 from ._optimizer import optimizer, schedule
-from ._run import checked_checkpoint, corpus, model_of, new_run_directory, open_run, param_shapes
+from ._run import (
+    checked_checkpoint,
+    corpus,
+    finetune_settings,
+    model_of,
+    new_run_directory,
+    open_run,
+    param_shapes,
+    pretrained_params,
+)
 
 EVAL_SEED = 1_000_003  # validation batches come from their own fixed stream
 
@@ -161,7 +170,10 @@ def _plan(config, resume, steps):
                              "choose another --out")
         if run.exists() and not run.is_dir():
             raise TrainError(f"--out {run} is a file; the run needs a directory")
-        vocab, train_ids, val_ids = corpus(config)
+        tokenizer = None
+        if config.init_from is not None:  # fine-tuning: the checkpoint's architecture and BPE
+            config, tokenizer = finetune_settings(config)
+        vocab, train_ids, val_ids = corpus(config, tokenizer)
     model, model_config = model_of(config, len(vocab))
     return config, run, vocab, (train_ids, val_ids), model, model_config, optimizer(config), \
         record
@@ -209,7 +221,8 @@ def _train(config, resume, stream, steps, interrupts):
         log = MetricsLog(run / "metrics.jsonl")
         log.start(history, _checkpoint.write_text)
         if arrays is None:
-            params = model.init(model_config, jax.random.key(config.seed))
+            params = (pretrained_params(config) if config.init_from is not None
+                      else model.init(model_config, jax.random.key(config.seed)))
             opt_state = opt.init(params)
         else:
             template = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shapes)

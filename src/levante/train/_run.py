@@ -56,6 +56,11 @@ def open_run(run):
     where = Path(run) / _checkpoint.RUN_FILE
     settings = from_mapping(record["settings"], f"{where}, field 'settings'")
     words = record["vocabulary"]
+    if isinstance(words, dict) and words.get("format") == data.BPETokenizer.FORMAT:
+        try:  # a fine-tuned GPT-2's tokenizer
+            return settings, data.BPETokenizer.from_json(words), record
+        except Exception as error:  # tokenizers raises plain Exceptions for bad JSON
+            raise TrainError(f"{where} is damaged: the field 'vocabulary': {error}") from None
     symbols = words.get("symbols")
     if not isinstance(symbols, list) or not symbols or not all(
             isinstance(s, str) and len(s) == 1 for s in symbols):
@@ -69,6 +74,45 @@ def open_run(run):
     except data.DataError as error:
         raise TrainError(f"{where} is damaged: the field 'vocabulary': {error}") from None
     return settings, vocabulary, record
+
+
+def finetune_settings(config):
+    """(settings, tokenizer) of a run that fine-tunes the GPT-2 in `config.init_from`: the
+    settings take the checkpoint's architecture, the text its BPE tokenizer."""
+    from levante.models import gpt2
+
+    path = config.init_from
+    try:
+        pretrained = gpt2.load_config(path)
+        tokenizer = gpt2.load_tokenizer(path, pretrained)
+    except (gpt2.CheckpointError, data.DataError) as error:
+        raise TrainError(f"--init-from: {error}") from None
+    if len(tokenizer) != pretrained.vocab:
+        raise TrainError(f"--init-from {path}: the tokenizer has {len(tokenizer)} tokens and the "
+                         f"embedding {pretrained.vocab} rows; a run's vocabulary is the "
+                         "embedding's, so they must be equal")
+    if config.block > pretrained.block:
+        raise TrainError(f"--block {config.block} is longer than the {pretrained.block} positions "
+                         f"of {path} (n_positions): give --block {pretrained.block} or less")
+    if pretrained.norm_eps not in (None, 1e-5):
+        raise TrainError(f"--init-from {path}: layer_norm_epsilon {pretrained.norm_eps} is not "
+                         "GPT-2's 1e-5, which training settings cannot express")
+    return config.replace(layers=pretrained.layers, heads=pretrained.heads,
+                          width=pretrained.width, positions="learned", gated=False,
+                          norm="layer", activation=pretrained.activation, bias=True,
+                          tie=pretrained.tie), tokenizer
+
+
+def pretrained_params(config):
+    """The parameters of the GPT-2 in `config.init_from`, positions cut to `config.block`."""
+    from levante.models import gpt2
+
+    try:
+        params, _ = gpt2.load(config.init_from)
+    except gpt2.CheckpointError as error:
+        raise TrainError(f"--init-from: {error}") from None
+    params["positions"] = params["positions"][:config.block]  # block t c
+    return params
 
 
 def _layers_in(header):
