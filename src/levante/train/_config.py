@@ -125,6 +125,8 @@ class TrainConfig:
             raise TrainError("learning rates need 0 <= --min-lr <= --lr and --lr > 0")
         if self.top_k < 0 or self.temperature < 0 or self.warmup < 0 or self.clip < 0:
             raise TrainError("--top-k, --temperature, --warmup and --clip cannot be negative")
+        if not 0 <= self.seed < 2**63:  # numpy's and JAX's seeds: jax.random.key overflows
+            raise TrainError(f"--seed is a whole number in [0, 2**63), not {self.seed}")
         if self.sample_tokens < 0 or self.weight_decay < 0:
             raise TrainError("--sample-tokens and --weight-decay cannot be negative")
         for name, low, high in (("dropout", 0.0, 1.0), ("beta2", 0.0, 1.0)):
