@@ -85,6 +85,20 @@ def test_text_file_and_directory(tmp_path):
     assert data.load_text(tmp_path) == "first\n\nsecond"
 
 
+def test_a_byte_order_mark_is_not_part_of_the_text(tmp_path):
+    # Windows editors start UTF-8 files with U+FEFF: it became a symbol of the vocabulary
+    (tmp_path / "a.txt").write_bytes(b"\xef\xbb\xbffirst")
+    (tmp_path / "b.txt").write_bytes(b"\xef\xbb\xbfsecond \xef\xbb\xbf")
+    assert data.load_text(tmp_path / "a.txt") == "first"
+    assert data.load_text(tmp_path) == "first\n\nsecond \ufeff"  # only a leading one goes
+
+
+def test_a_device_is_not_read():
+    # /dev/zero never ends: it was read until the memory ran out
+    with pytest.raises(DataError, match="is a device or socket, not a text file"):
+        data.load_text("/dev/zero")
+
+
 @pytest.mark.parametrize("setup, message", [
     (lambda p: p / "missing.txt", "no such file"),
     (lambda p: (p / "e.txt").write_text("  \n") and p / "e.txt", "empty"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import stat
 import warnings
 from importlib import resources
 from pathlib import Path
@@ -61,7 +62,14 @@ def load_text(path=None):
 
 def _read(path):
     try:
-        return path.read_text(encoding="utf-8")
+        # a device (/dev/zero, /dev/urandom) never ends: reading it would fill the memory.
+        # Regular files and pipes (`--data <(zcat corpus.gz)`) are read
+        mode = path.stat().st_mode
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+            raise DataError(f"{path} is a device or socket, not a text file: give a file "
+                            "or a directory of .txt files")
+        # utf-8-sig: a byte-order mark (Windows editors write one) is not a character
+        return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise DataError(f"{path} is not UTF-8 text ({error.reason} at byte {error.start}); "
                         "convert it, e.g. iconv -t utf-8") from None
