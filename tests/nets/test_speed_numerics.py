@@ -89,6 +89,15 @@ def test_layer_norm_gradient_in_bfloat16_follows_float32():
     np.testing.assert_allclose(np.asarray(low, np.float32), grad(x), rtol=0.05, atol=0.05)
 
 
+def test_layer_norm_is_differentiated_in_reverse_mode_only():
+    """Its backward pass is its own (a custom VJP): forward mode is refused, not wrong."""
+    x = jnp.ones((2, 4))
+    f = lambda x: nets.layer_norm({}, x, scale=False, bias=False)
+    assert jax.grad(lambda x: jnp.sum(f(x) * x))(x).shape == (2, 4)
+    with pytest.raises(TypeError, match="custom_vjp"):
+        jax.jvp(f, (x,), (x,))
+
+
 def _reference_gpt_loss(params, ids, targets, heads):
     """nanoGPT's forward pass in plain jax.nn over levante's parameter tree."""
     table = params["embed"]["table"]
