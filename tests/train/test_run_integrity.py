@@ -376,3 +376,12 @@ def test_a_seed_outside_64_bits_is_a_train_error(seed):
     # numpy's default_rng refused -1 and jax.random.key overflowed past 2**63: raw tracebacks
     with pytest.raises(TrainError, match=r"--seed is a whole number in \[0, 2\*\*63\)"):
         TrainConfig(seed=seed)
+
+
+def test_a_missing_run_is_named_as_missing(tmp_path):
+    # it read "is not a directory", as if the path were a file
+    with pytest.raises(TrainError, match=r"no such directory: .*nothing"):
+        read_record(tmp_path / "nothing")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(TrainError, match="file is not a directory"):
+        read_record(tmp_path / "file")

@@ -334,6 +334,8 @@ def read_record(run):
     / is not a levante run: it has no run.json
     """
     path = Path(run) / RUN_FILE
+    if not Path(run).exists():  # a run stopped before its first checkpoint leaves none
+        raise TrainError(f"no such directory: {run}; give the directory of a levante run")
     if not Path(run).is_dir():
         raise TrainError(f"{run} is not a directory; give the directory of a levante run")
     if not path.exists() and not path.is_symlink():
