@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import re
 import signal
 import sys
@@ -136,7 +137,7 @@ def train(args):
             flags = ", ".join("--" + n.replace("_", "-") for n in given) or "--config"
             raise TrainError(f"--resume continues a run with its own settings; {flags} cannot "
                              "change them (only --steps can extend the run)")
-        run_training(None, resume=args.resume, steps=args.steps)
+        run_training(None, resume=args.resume, steps=args.steps, stream=_stream(args))
     else:
         settings = _settings(args)
         if settings.init_from is not None:
@@ -144,8 +145,20 @@ def train(args):
             if given:
                 raise TrainError(f"--init-from takes the architecture from the checkpoint; "
                                  f"{', '.join(given)} cannot change it")
-        run_training(settings)
+        run_training(settings, stream=_stream(args))
     return 0
+
+
+def _stream(args):
+    """Join the processes of a run (`--coordinator`), and where this process prints: only
+    process 0 speaks."""
+    from levante.train import initialize_distributed
+    from levante.train._distributed import check_distributed
+
+    if not check_distributed(args.coordinator, args.num_processes, args.process_id):
+        return None
+    initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+    return None if args.process_id == 0 else open(os.devnull, "w")
 
 
 # the settings a fine-tuned GPT-2 takes from its checkpoint
@@ -302,6 +315,11 @@ def parser():
     tr = commands.add_parser("train", help="train a character-level model and sample from it")
     _add_settings(tr)
     tr.add_argument("--resume", metavar="RUN", help="continue the run in directory RUN")
+    tr.add_argument("--coordinator", metavar="HOST:PORT",
+                    help="several processes: process 0's address (jax.distributed)")
+    tr.add_argument("--num-processes", type=int, metavar="P", help="several processes: how many")
+    tr.add_argument("--process-id", type=int, metavar="I", help="several processes: this one's "
+                    "number, 0 ... P-1 (0 writes the logs and plots)")
     tr.set_defaults(handler=train)
 
     sa = commands.add_parser("sample", help="sample text from a trained run")

@@ -9,9 +9,10 @@ import numpy as np
 
 from levante.models import generate
 
-from ._loop import make_step
 from ._optimizer import optimizer
+from ._placement import Placement
 from ._run import model_of
+from ._sharding import shard_batch
 
 VOCAB = 65  # tiny Shakespeare's character count
 
@@ -20,12 +21,15 @@ def measure(config, steps=50, sample_tokens=500, repeats=3):
     """{train_ms_per_step, train_tokens_per_s, sample_tokens_per_s, ...} on random tokens."""
     model, model_config = model_of(config, VOCAB)
     opt = optimizer(config)
-    params = model.init(model_config, jax.random.key(config.seed))
-    opt_state = opt.init(params)
-    step = make_step(model, model_config, opt)
+    placement = Placement(config)  # --mesh, --precision and --grad-accum count here too
+    model_config = placement.model_config(model_config)
+    params, opt_state = placement.init(model, model_config, opt, config.seed)
+    step = placement.step(model, model_config, opt)
     rng = np.random.default_rng(config.seed)
     x = rng.integers(0, VOCAB, (config.batch, config.block)).astype(np.int32)
     y = rng.integers(0, VOCAB, (config.batch, config.block)).astype(np.int32)
+    if placement.sharded:
+        x, y = shard_batch((x, y), placement.mesh)
     key = jax.random.key(0)
     for _ in range(3):  # compile and warm up
         params, opt_state, loss = step(params, opt_state, x, y, key)

@@ -19,6 +19,7 @@ except ImportError:  # Python 3.10
 from pathlib import Path
 
 from ._errors import TrainError
+from ._mesh import parse_mesh
 
 HELP = {
     "model": "gpt or lstm",
@@ -54,12 +55,16 @@ HELP = {
     "sample_tokens": "characters sampled at the end",
     "temperature": "sampling temperature",
     "top_k": "sample among the k likeliest characters (0: all)",
+    "mesh": "devices as data=N[,fsdp=M][,tensor=K] (default: every device on data)",
+    "precision": "float32, or bf16: bfloat16 compute with float32 parameters and state",
+    "grad_accum": "micro-batches per step whose gradients are averaged",
 }
 
 
 CHOICES = {
     "positions": ("learned", "rotary"),
     "norm": ("layer", "rms"),
+    "precision": ("float32", "bf16"),
 }  # the activation is checked by the model, against `nets.ACTIVATIONS`
 
 
@@ -105,6 +110,9 @@ class TrainConfig:
     sample_tokens: int = 500
     temperature: float = 0.8
     top_k: int = 40
+    mesh: str = ""
+    precision: str = "float32"
+    grad_accum: int = 1
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
@@ -118,7 +126,7 @@ class TrainConfig:
                 raise TrainError(f"--{name} is {' or '.join(choices)}, not "
                                  f"{getattr(self, name)!r}")
         for name in ("layers", "heads", "width", "block", "hidden", "batch", "steps",
-                     "eval_every", "eval_batches", "checkpoint_every"):
+                     "eval_every", "eval_batches", "checkpoint_every", "grad_accum"):
             if getattr(self, name) < 1:
                 raise TrainError(f"--{name.replace('_', '-')} must be at least 1")
         if self.lr <= 0 or self.min_lr < 0 or self.min_lr > self.lr:
@@ -132,6 +140,11 @@ class TrainConfig:
         for name, low, high in (("dropout", 0.0, 1.0), ("beta2", 0.0, 1.0)):
             if not low <= getattr(self, name) < high:
                 raise TrainError(f"--{name} is in [{low:g}, {high:g}), not {getattr(self, name)}")
+        if self.batch % self.grad_accum:
+            raise TrainError(f"--grad-accum {self.grad_accum} must divide --batch {self.batch}")
+        if self.precision != "float32" and self.model != "gpt":
+            raise TrainError(f"--precision {self.precision} is for --model gpt")
+        parse_mesh(self.mesh)  # a TrainError naming what is wrong
         if not 0.0 < self.validation < 1.0:
             raise TrainError(f"--validation is a fraction strictly between 0 and 1, not "
                              f"{self.validation}")

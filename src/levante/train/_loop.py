@@ -39,6 +39,7 @@ from . import _checkpoint
 from ._errors import TrainError
 from ._log import MetricsLog, Progress, plot_losses
 from ._optimizer import optimizer, schedule
+from ._placement import Placement, SilentLog
 from ._run import (
     checked_checkpoint,
     corpus,
@@ -53,7 +54,10 @@ from ._run import (
 EVAL_SEED = 1_000_003  # validation batches come from their own fixed stream
 
 
-def make_step(model, model_config, opt):
+def make_step(model, model_config, opt, placement=None):
+    if placement is not None:  # a mesh, gradient accumulation: see _placement
+        return placement.step(model, model_config, opt)
+
     @functools.partial(jax.jit, donate_argnums=(0, 1))
     def step(params, opt_state, x, y, key):
         loss, grads = jax.value_and_grad(model.loss)(params, model_config, x, y, key=key,
@@ -68,8 +72,8 @@ def make_eval(model, model_config):
     return jax.jit(lambda params, x, y: model.loss(params, model_config, x, y))
 
 
-def validation_loss(evaluate, params, ids, config):
-    losses = [evaluate(params, *data.get_batch(ids, config.block, config.batch, EVAL_SEED, i))
+def validation_loss(evaluate, params, ids, config, fetch=data.get_batch):
+    losses = [evaluate(params, *fetch(ids, config.block, config.batch, EVAL_SEED, i))
               for i in range(config.eval_batches)]
     return float(np.mean([float(v) for v in losses]))
 
@@ -205,56 +209,69 @@ def _train(config, resume, stream, steps, interrupts):
                      f"{config.steps}; give --steps N with N > {record['step']} to train "
                      "it further\n")
         return run
-    if record is not None:
+    if record is not None and "shards" in record:  # written by several processes
+        shapes, arrays = param_shapes(model, model_config), None
+        done, history = record["step"], list(record.get("history", []))
+    elif record is not None:
         shapes, arrays = checked_checkpoint(run, record, model, model_config, opt)
         done, history = record["step"], list(record.get("history", []))
     else:
         shapes, arrays, done, history = param_shapes(model, model_config), None, 0, []
+    placement = Placement(config)  # the mesh fits the devices, the batch splits over them
+    model_config = placement.model_config(model_config)
     interrupts.check()  # a Ctrl-C during the checks: nothing was written
     created = not run.exists()
     try:
         _checkpoint.make_directory(run)
-        removed = _checkpoint.clean(run)
+        removed = _checkpoint.clean(run) if placement.lead else []
         # a checkpoint holds parameters and AdamW's two moments; the old one stays until the
         # new one is whole
-        _checkpoint.check_writable(run, 6 * _bytes(shapes) + (1 << 20))
-        log = MetricsLog(run / "metrics.jsonl")
+        if placement.lead:  # only process 0 writes the log, plots and run.json
+            _checkpoint.check_writable(run, 6 * _bytes(shapes) + (1 << 20))
+        log = MetricsLog(run / "metrics.jsonl") if placement.lead else SilentLog()
         log.start(history, _checkpoint.write_text)
-        if arrays is None:
-            params = (pretrained_params(config) if config.init_from is not None
-                      else model.init(model_config, jax.random.key(config.seed)))
-            opt_state = opt.init(params)
+        if record is not None and "shards" in record:
+            params, opt_state = placement.restore(run, record, model, model_config, opt)
+        elif arrays is None and config.init_from is not None:  # fine-tuning a GPT-2
+            params = pretrained_params(config, placement.shardings_of)
+            params, opt_state = placement.place(params, opt.init(params))
+        elif arrays is None:
+            params, opt_state = placement.init(model, model_config, opt, config.seed)
         else:
             template = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shapes)
             params = _checkpoint.unflatten("params", arrays, template)
             opt_state = _checkpoint.unflatten("opt", arrays, opt.init(params))
+            params, opt_state = placement.place(params, opt_state)
         interrupts.check()
     except BaseException:
-        if record is None:
+        if record is None and placement.lead:
             _abandon(run, created)
         raise
     try:
         return _loop(config, run, vocab, train_ids, val_ids, model, model_config, opt,
-                     State(params, opt_state, done), history, log, removed, stream, interrupts)
+                     State(params, opt_state, done), history, log, removed, stream, interrupts,
+                     placement)
     except BaseException:
-        if record is None:  # a fresh run that stops before its first checkpoint leaves nothing
+        # a fresh run that stops before its first checkpoint leaves nothing
+        if record is None and placement.lead:
             _abandon(run, created)
         raise
 
 
 def _loop(config, run, vocab, train_ids, val_ids, model, model_config, opt, state, history,
-          log, removed, stream, interrupts):
+          log, removed, stream, interrupts, placement):
     start = state.step
     saved = start if start else None  # the step of the checkpoint run.json names
-    step_fn, evaluate = make_step(model, model_config, opt), make_eval(model, model_config)
+    step_fn = make_step(model, model_config, opt, placement)
+    evaluate = make_eval(model, model_config)
     rates = schedule(config)
     settings, words = config.to_json(), vocab.to_json()
 
     def save(state):
         nonlocal saved
         try:
-            _checkpoint.save(run, state.step, state.params, state.opt_state, settings, words,
-                             [h for h in history if h["step"] <= state.step])
+            placement.save(run, state.step, state.params, state.opt_state, settings, words,
+                           [h for h in history if h["step"] <= state.step])
         except TrainError as error:
             kept = (f"the checkpoint of step {saved} in {run} is kept" if saved is not None
                     else "no checkpoint had been saved yet")
@@ -273,7 +290,7 @@ def _loop(config, run, vocab, train_ids, val_ids, model, model_config, opt, stat
     try:
         for step in range(start, config.steps):
             interrupts.check()
-            x, y = data.get_batch(train_ids, config.block, config.batch, config.seed, step)
+            x, y = placement.batch(train_ids, config.block, config.batch, config.seed, step)
             began = time.perf_counter()
             params, opt_state, loss = step_fn(state.params, state.opt_state, x, y,
                                               jax.random.fold_in(root, step))
@@ -286,7 +303,8 @@ def _loop(config, run, vocab, train_ids, val_ids, model, model_config, opt, stat
             entry = {"step": step + 1, "train_loss": loss, "lr": float(rates(step)),
                      "tokens_per_s": round(speed), "ms_per_step": round(took * 1e3, 3)}
             if (step + 1) % config.eval_every == 0 or step + 1 == config.steps:
-                entry["val_loss"] = validation_loss(evaluate, params, val_ids, config)
+                entry["val_loss"] = validation_loss(evaluate, params, val_ids, config,
+                                                     placement.batch)
             history.append(entry)
             state = State(params, opt_state, step + 1)  # the commit: one binding
             log.write(**entry)
@@ -297,7 +315,8 @@ def _loop(config, run, vocab, train_ids, val_ids, model, model_config, opt, stat
                 save(state)
     except KeyboardInterrupt:
         progress.close()
-        if state.step != (saved or 0) and _alive(state):
+        # several processes: a save is collective, which one interrupted process cannot do
+        if state.step != (saved or 0) and _alive(state) and jax.process_count() == 1:
             save(state)
             stream.write(f"interrupted: checkpoint of step {state.step} saved; continue "
                          f"with levante train --resume {run}\n")
@@ -311,9 +330,10 @@ def _loop(config, run, vocab, train_ids, val_ids, model, model_config, opt, stat
         progress.close()
     if saved != state.step:
         save(state)
-    _checkpoint.write_atomically(run / "loss.png", lambda p: plot_losses(history, p))
-    text = sample_text(state.params, model_config, vocab, config)
-    _checkpoint.write_text(run / "samples.txt", text)
+    text = sample_text(state.params, model_config, vocab, config)  # every process computes
+    if placement.lead:
+        _checkpoint.write_atomically(run / "loss.png", lambda p: plot_losses(history, p))
+        _checkpoint.write_text(run / "samples.txt", text)
     final = [h["val_loss"] for h in history if "val_loss" in h]
     stream.write(f"validation loss {final[-1]:.4f}\n" if final else "")
     stream.write(f"--- sample ---\n{text}\n--- run saved in {run} (loss.png, metrics.jsonl) ---\n")

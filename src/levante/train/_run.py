@@ -103,12 +103,13 @@ def finetune_settings(config):
                           tie=pretrained.tie), tokenizer
 
 
-def pretrained_params(config):
-    """The parameters of the GPT-2 in `config.init_from`, positions cut to `config.block`."""
+def pretrained_params(config, shardings=None):
+    """The parameters of the GPT-2 in `config.init_from`, positions cut to `config.block`;
+    with `shardings` (see `gpt2.load`), loaded straight into their shards."""
     from levante.models import gpt2
 
     try:
-        params, _ = gpt2.load(config.init_from)
+        params, _ = gpt2.load(config.init_from, shardings=shardings)
     except gpt2.CheckpointError as error:
         raise TrainError(f"--init-from: {error}") from None
     params["positions"] = params["positions"][:config.block]  # block t c
