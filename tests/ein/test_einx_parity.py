@@ -314,6 +314,12 @@ CURATED = [
     Case("curated", "matches", "(a b) c", [np.ones((6, 4))]),
     Case("curated", "id", "(k k) -> k", [np.arange(49.0)]),
     Case("curated", "id", "b x... c -> b c x...", [np.ones((2, 3))], {"x": ()}),
+    Case("curated", "sum", "[a a] b", [x234[:, :2, :2].reshape(2, 2, 2) * 1.0]),
+    Case("curated", "flip", "a [b b] -> a [b b]", [np.arange(18.0).reshape(2, 3, 3)]),
+    Case("curated", "softmax", "a [b b] -> a [b b]", [np.arange(18.0).reshape(2, 3, 3)]),
+    Case("curated", "get_at", "b [h h] c, b p [2] -> b p c",
+         [np.arange(72.0).reshape(2, 3, 3, 4), np.arange(20).reshape(2, 5, 2) % 3]),
+    Case("curated", "argmin", "b [h] w c", [x234.reshape(2, 3, 4, 1)]),
 ]
 
 # deliberate differences (README, "Choices where einx 0.3 and 0.4 differ"): a predicate

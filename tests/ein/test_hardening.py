@@ -262,3 +262,22 @@ def test_the_plan_check_rejects_foreign_source():
                    "def f(x0):\n    import os\n    return x0\n"):
         with pytest.raises(ein.NotationError, match="cannot be part of its plan"):
             compile_plan(source, {"np": np}, "f")
+
+
+# ---------------------------------------------------------------- repeated bracketed axes
+
+
+def test_a_bracketed_axis_written_twice_is_two_axes_of_one_size():
+    x = np.arange(12.0).reshape(2, 2, 3)
+    np.testing.assert_array_equal(ein.sum("[a a] b", x), x.sum((0, 1)))  # not the trace
+    np.testing.assert_array_equal(ein.rearrange("a a b -> a b", x), [x[0, 0], x[1, 1]])
+    with pytest.raises(ein.NotationSizeError, match="written twice"):
+        ein.sum("[a a] b", np.ones((2, 3, 4)))
+
+
+def test_argmax_over_a_diagonal_batch_and_a_repeated_bracket():
+    y = np.random.default_rng(0).normal(size=(2, 2, 3, 3, 4))
+    diagonal = np.stack([y[i, i] for i in range(2)])  # b h h c
+    flat = diagonal.reshape(2, 9, 4).argmax(1)  # b c
+    want = np.stack(np.unravel_index(flat, (3, 3)), -1).transpose(1, 0, 2)  # c b 2
+    np.testing.assert_array_equal(ein.argmax("b b [h h] c -> c b [2]", y), want)

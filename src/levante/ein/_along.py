@@ -106,9 +106,9 @@ def _check_order_and_names(kind, call, layout):
 
 def _softmax(w, kind, x, names, marked, sizes):
     axes = [names.index(n) for n in marked]
-    if len(axes) == 1 or w.backend.name != "torch":
+    if len(axes) == 1 or not getattr(w.backend, "softmax_one_axis", False):
         return w.call(w.backend.softmax(kind, x, axes), [x], [sizes[n] for n in names]), names
-    # PyTorch normalizes along one axis: move the bracketed axes last and flatten them
+    # PyTorch and TensorFlow normalize along one axis: move the axes last and flatten them
     rest = [n for n in names if n not in marked]
     x = w.transpose(x, [names.index(n) for n in rest + marked])
     flat = 1

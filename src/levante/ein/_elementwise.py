@@ -106,7 +106,7 @@ class Elementwise(Op):
             y = w.call(text, aligned, [call.sizes[n] for n in joint])
         else:
             # operands without axes may all be Python numbers, whose result has no .reshape
-            y = w.call(f"{w.backend.xp}.asarray({text})", aligned, ())
+            y = w.call(w.backend.scalar(text), aligned, ())
         return [compose(w, y, joint, target, call.sizes, call.text)]
 
 

@@ -124,6 +124,11 @@ def shapes_of(tensors):
     shapes = []
     for t in tensors:
         shape = getattr(t, "shape", None)
+        if shape is not None and None in tuple(shape):
+            # a tf.function traced without a full input_signature
+            raise NotationError(f"a tensor of shape {tuple(shape)} has dimensions of unknown "
+                                "size (None); the notation plans for known shapes: trace "
+                                "with full shapes (tf.function(input_signature=...))")
         shapes.append(() if shape is None else tuple(int(s) for s in shape))
     return tuple(shapes)
 
@@ -177,7 +182,8 @@ def build(op, expression, shapes, sizes, options, backend_name):
             writer.shapes[f"x{i}"] = tuple(shape)
         results = op.write(writer, call)
         source = writer.source(op.name, results)
-        plan = compile_plan(source, backend.namespace(), op.name, writer.constants)
+        plan = backend.wrap(compile_plan(source, backend.namespace(), op.name,
+                                         writer.constants))
     except NotationError as error:
         raise error.with_context(expression, shapes, sizes) from None
     return plan, source

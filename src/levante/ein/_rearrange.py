@@ -69,7 +69,8 @@ def _split(w, var, layout, sizes):
             out, start = [], 0
             for term in dim.terms:
                 length = dim_size(Dim((term,), dim.span), sizes)
-                index = ", ".join([":"] * d + [f"{start}:{start + length}"])
+                # the trailing ... : the Array API wants every axis indexed
+                index = ", ".join([":"] * d + [f"{start}:{start + length}", "..."])
                 piece = w.call(f"{var}[{index}]", [var])
                 shape = w.shapes.get(var)
                 if shape is not None:

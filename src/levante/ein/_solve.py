@@ -52,7 +52,8 @@ def is_number(name):
 
 
 def display(name):
-    """The axis name as the user wrote it: `s.1` stays, `2@7` becomes `2`."""
+    """The axis name as the user wrote it: `s.1` stays, `2@7` becomes `2`, `h'1` `h`."""
+    name = name.split("'")[0]
     return name.split("@")[0] if is_number(name) else name
 
 
@@ -344,6 +345,7 @@ def resolve(text, inputs, outputs, shapes, sizes, spans, out_spans=None, complet
     _solve_depths(text, list(inputs), ranks, list(spans), depths)
     in_layouts = tuple(expand(nodes, depths, text) for nodes in inputs)
     out_layouts = tuple(expand(nodes, depths, text) for nodes in outputs)
+    in_layouts, out_layouts, twins = _separate_bracketed_repeats(in_layouts, out_layouts)
     _check_ellipsis_names(text, in_layouts + out_layouts)
     _check_names(text, in_layouts + out_layouts, known, sizes, inputs + tuple(outputs))
     for layout in in_layouts + out_layouts:
@@ -357,7 +359,19 @@ def resolve(text, inputs, outputs, shapes, sizes, spans, out_spans=None, complet
                     base = name.split(".")[0]
                     if base in known:
                         known[name] = known[base]
+    for twin, name in twins.items():  # `[h h]`: two axes, one size
+        if name in known and twin not in known:
+            known[twin] = known[name]
     solve_sizes(text, in_layouts, shapes, known)
+    for twin, name in twins.items():
+        if twin in known and name not in known:
+            known[name] = known[twin]
+            solve_sizes(text, in_layouts, shapes, known)
+        if twin in known and known[twin] != known.get(name):
+            atom = next(a for layout in in_layouts for d in layout for a in d.atoms
+                        if a.name == twin)
+            raise NotationSizeError(f"axis `{display(name)}` is written twice with the sizes "
+                                    f"{known.get(name)} and {known[twin]}", text, atom.span)
     if not complete:
         return Resolved(in_layouts, out_layouts, known)
     require_sizes(text, in_layouts + out_layouts, known)
@@ -379,6 +393,44 @@ def _check_limits(text, layouts, known):
                 "these axes hold more than 2**63 - 1 elements, more than any array can: "
                 + " ".join(f"{display(a.name)}={known[a.name]}" for a in atoms), text,
                 (layout[0].span[0], layout[-1].span[1]))
+
+
+TWIN = "'"  # `h'1`: the second `h` of `[h h]`
+
+
+def _separate_bracketed_repeats(in_layouts, out_layouts):
+    """In `b [h h] c` both `h` are worked along, as two axes of one size (einx 0.4): the
+    k-th repeat is renamed `h'k` in that operand, and in an output the k-th `h` is too.
+    A name repeated outside brackets stays one axis: its diagonal."""
+    twins = {}
+
+    def rename(layout, repeated):
+        seen, dims = {}, []
+        for dim in layout:
+            terms = []
+            for term in dim.terms:
+                atoms = []
+                for a in term:
+                    k = seen.get(a.name, 0)
+                    seen[a.name] = k + 1
+                    if k and a.name in repeated:
+                        twins[f"{a.name}{TWIN}{k}"] = a.name
+                        a = Atom(f"{a.name}{TWIN}{k}", a.bracketed, a.span)
+                    atoms.append(a)
+                terms.append(tuple(atoms))
+            dims.append(Dim(tuple(terms), dim.span))
+        return tuple(dims)
+
+    repeated = set()
+    for layout in in_layouts:
+        atoms = [a for d in layout for a in d.atoms]
+        names = [a.name for a in atoms]
+        repeated |= {a.name for a in atoms if names.count(a.name) > 1
+                     and all(b.bracketed for b in atoms if b.name == a.name)}
+    if not repeated:
+        return in_layouts, out_layouts, twins
+    return (tuple(rename(layout, repeated) for layout in in_layouts),
+            tuple(rename(layout, repeated) for layout in out_layouts), twins)
 
 
 def _check_ellipsis_names(text, layouts):

@@ -56,7 +56,7 @@ class Writer:
             return source
         if source in self.arguments and self.shapes.get(source) == ():
             # a Python number operand has no .reshape: make it a tensor of the backend first
-            source = self.let(f"{self.backend.xp}.asarray({source})", [source], ())
+            source = self.let(self.backend.scalar(source), [source], ())
         name = self.let(self.backend.reshape(source, shape), [source], shape)
         self.reshaped[name] = source
         return name
@@ -116,7 +116,7 @@ _NODES = (ast.Module, ast.FunctionDef, ast.arguments, ast.arg, ast.Assign, ast.R
           ast.Mult, ast.Div, ast.FloorDiv, ast.Pow, ast.Mod, ast.Compare, ast.Lt, ast.LtE,
           ast.Gt, ast.GtE, ast.Eq, ast.NotEq, ast.Load, ast.Store)
 _LOCAL = re.compile(r"(x|t|c)[0-9]+|out")
-_SPEC = re.compile(r"[A-Za-z,.>-]*")  # einsum specifications
+_SPEC = re.compile(r"[A-Za-z_,.>-]*")  # einsum specifications and op names
 
 
 def _unwritable(what):
@@ -137,7 +137,7 @@ def check_source(tree, scope_names):
                                                or node.id in scope_names):
             raise _unwritable(f"a plan names {node.id!r}, which the writer never made")
         if isinstance(node, ast.Constant) and not (
-                node.value is None or type(node.value) in (int, bool)
+                node.value is None or node.value is Ellipsis or type(node.value) in (int, bool)
                 or (type(node.value) is str and _SPEC.fullmatch(node.value))):
             raise _unwritable(f"a plan holds the constant {node.value!r}")
         if isinstance(node, ast.Attribute) and node.attr.startswith("__"):

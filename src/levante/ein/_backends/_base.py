@@ -45,6 +45,14 @@ class Backend:
         """A NumPy array as this backend's tensor (for `backend=`)."""
         return x
 
+    def wrap(self, plan):
+        """The compiled plan as the library wants to call it (unchanged by default)."""
+        return plan
+
+    def scalar(self, x):
+        """Source text making a tensor of a Python number (which has no .reshape)."""
+        return f"{self.xp}.asarray({x})"
+
     # -- layout
     def reshape(self, x, shape):
         return f"{x}.reshape({tuple(shape)!r})"

@@ -38,6 +38,7 @@ def _index(i, n, where):
 class TorchBackend(Backend):
     name = "torch"
     xp = "torch"
+    softmax_one_axis = True  # torch.softmax normalizes along one axis
 
     def asarray(self, x):
         return torch.as_tensor(x)
