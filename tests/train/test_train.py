@@ -104,7 +104,19 @@ def written(path, text):
     (lambda p: ["--data", written(p / "s.txt", "tiny text")], "fewer"),
     (lambda p: ["--heads", "3"], "must divide"),
     (lambda p: ["--config", written(p / "c.toml", "layerz = 2")], "unknown setting"),
-    (lambda p: ["--config", written(p / "c.json", "{bad")], "not valid json"),
+    (lambda p: ["--config", written(p / "c.json", "{bad")], "not valid JSON"),
+    # these were a RecursionError, a UnicodeDecodeError and an AttributeError traceback,
+    # and /dev/zero was read until the memory ran out
+    (lambda p: ["--config", written(p / "c.json", "[" * 100_000 + "]" * 100_000)],
+     "nested too deeply"),
+    (lambda p: ["--config", written(p / "c.toml", "a = " + "[" * 5000 + "]" * 5000)],
+     "nested too deeply"),
+    (lambda p: ["--config", (p / "c.toml").write_bytes(b"\xff = 1") and p / "c.toml"],
+     "not UTF-8"),
+    (lambda p: ["--config", written(p / "c.json", "[1, 2]")], "holds a list, not the JSON"),
+    (lambda p: ["--config", "/dev/zero"], "is a device, not a file"),
+    (lambda p: ["--config", written(p / "c.toml", "#" * (1 << 20) + "\n")], "larger than"),
+    (lambda p: ["--config", written(p / "c.yaml", "layers: 2")], "not valid TOML"),
 ])
 def test_bad_input_is_a_message_and_exit_2(tmp_path, capsys, make, message):
     argv = ["train", *TINY, "--steps", 2, "--out", tmp_path / "run", *make(tmp_path)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import stat
 
 try:
     import tomllib
@@ -20,6 +21,8 @@ from pathlib import Path
 
 from ._errors import TrainError
 from ._mesh import parse_mesh
+
+MAX_CONFIG_BYTES = 1 << 20  # a config file holds a few settings
 
 HELP = {
     "model": "gpt or lstm",
@@ -190,12 +193,29 @@ def from_mapping(values, origin):
 def read_config_file(path):
     """Settings from a TOML or JSON file (keys as the flags, with underscores)."""
     path = Path(path)
+    kind = "JSON" if path.suffix == ".json" else "TOML"  # any other name is read as TOML
     try:
-        text = path.read_text(encoding="utf-8")
+        # a device (/dev/zero) never ends: refuse it, and read at most the size limit
+        if stat.S_ISCHR(path.stat().st_mode) or stat.S_ISBLK(path.stat().st_mode):
+            raise TrainError(f"the config file {path} is a device, not a file")
+        with open(path, "rb") as file:
+            data = file.read(MAX_CONFIG_BYTES + 1)
     except OSError as error:
         raise TrainError(f"cannot read the config file {path}: {error.strerror}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise TrainError(f"the config file {path} is larger than {MAX_CONFIG_BYTES:,} bytes: "
+                         "it holds a few settings")
     try:
-        values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        text = data.decode("utf-8")
+        values = json.loads(text) if kind == "JSON" else tomllib.loads(text)
+    except UnicodeDecodeError:
+        raise TrainError(f"the config file {path} is not UTF-8 text") from None
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
-        raise TrainError(f"{path} is not valid {path.suffix[1:] or 'TOML'}: {error}") from None
+        raise TrainError(f"{path} is not valid {kind}: {error}") from None
+    except RecursionError:
+        raise TrainError(f"{path} is not a {kind} file of settings: it is nested too "
+                         "deeply") from None
+    if not isinstance(values, dict):
+        raise TrainError(f"{path} holds a {type(values).__name__}, not the {kind} object of "
+                         "settings (name = value) a config file is")
     return {k.replace("-", "_"): v for k, v in values.items()}
