@@ -320,6 +320,11 @@ CURATED = [
     Case("curated", "get_at", "b [h h] c, b p [2] -> b p c",
          [np.arange(72.0).reshape(2, 3, 3, 4), np.arange(20).reshape(2, 5, 2) % 3]),
     Case("curated", "argmin", "b [h] w c", [x234.reshape(2, 3, 4, 1)]),
+    Case("curated", "mean", "([p q]) c", [x234.reshape(6, 4)]),
+    Case("curated", "mean", "[(p q)] c", [x234.reshape(6, 4)]),
+    Case("curated", "id", "(u v) (w z) -> (u v w z)", [x234.reshape(6, 4)]),
+    Case("curated", "dot", "(a b) c, (a b) d -> c d", [x234.reshape(6, 4), np.ones((6, 2))]),
+    Case("curated", "sum", "a [(b c)]", [x234.reshape(2, 12)], {"b": 3}),
 ]
 
 # deliberate differences (README, "Choices where einx 0.3 and 0.4 differ"): a predicate

@@ -21,6 +21,7 @@ SHAPED_LIKE_INPUT = ("softmax", "log_softmax", "roll", "flip", "sort", "argsort"
 
 
 class Along(Op):
+    solves_together = False  # each bracketed axis has its own coordinate or shift
     def __init__(self, kind):
         self.name = kind
 

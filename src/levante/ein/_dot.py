@@ -25,6 +25,7 @@ from ._syntax import Arrow, has_brackets, strip_brackets, walk
 
 class Dot(Op):
     name = "dot"
+    solves_together = False  # einx 0.4 asks for the sizes of contracted compositions
 
     def operands(self, signature, count, options):
         arrows = [n for expr in signature.inputs for n in walk(expr) if isinstance(n, Arrow)]

@@ -196,7 +196,7 @@ def prepare(op, expression, shapes, sizes, options, complete=True):
     if not op.concatenates:
         forbid_concatenations(op, signature, tuple(inputs) + tuple(outputs))
     resolved = resolve(signature.text, inputs, outputs, shapes, sizes, spans,
-                       complete=complete)
+                       complete=complete, together=getattr(op, "solves_together", False))
     return Call(signature.text, signature, resolved.inputs, resolved.outputs, resolved.sizes,
                 shapes, options)
 

@@ -27,6 +27,7 @@ from ._syntax import atoms, has_brackets, strip_brackets
 
 
 class Index(Op):
+    solves_together = False  # each bracketed axis has its own coordinate or shift
     def __init__(self, kind):
         self.name = kind
         self.writes = kind != "get_at"

@@ -14,6 +14,9 @@ from ._syntax import Concat, atoms, has_brackets, strip_brackets, walk
 class Op:
     name = "op"
     concatenates = False  # only rearrange joins and splits tensors at `(a + b)`
+    # axes that always move together may share one size (`([p q]) c`); not where each
+    # bracketed axis gets a coordinate or a shift of its own (indexing, argmax, roll)
+    solves_together = True
 
     def __repr__(self):
         return f"<ein op {self.name}>"

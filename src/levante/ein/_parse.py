@@ -170,7 +170,7 @@ class _Parser:
                 self.error("unbalanced '(': it is never closed", (start, start + 1))
             stop = self.take()[3]
             if len(terms) == 1:
-                return Group(terms[0], (start, stop))
+                return Group(terms[0], (start, stop), bracketed)
             return Concat(tuple(terms), (start, stop))
 
     def bracket(self, start):

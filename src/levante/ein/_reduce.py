@@ -102,13 +102,14 @@ def _check_written_output(call, layout, kept):
 
 def _implied_output(layout, keepdims, sizes, text):
     """The input without its bracketed axes. A composition whose axes are all reduced
-    stays as a unit axis (`a ([b c])` -> `a 1`, einx 0.4); a bare bracketed axis goes."""
+    stays as a unit axis (`a ([b c])` -> `a 1`, einx 0.4); a bracketed axis, or a bracketed
+    composition (`a [(b c)]`), goes."""
     dims = []
     for dim in layout:
         term = tuple(a for a in dim.atoms if not a.bracketed)
         if term:
             dims.append(Dim((term,), dim.span))
-        elif keepdims or text[dim.span[0]] == "(":
+        elif keepdims or (text[dim.span[0]] == "(" and not dim.inside):
             unit = f"1@keep{dim.span[0]}"
             sizes[unit] = 1
             dims.append(Dim(((Atom(unit, False, dim.span),),), dim.span))

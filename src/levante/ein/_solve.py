@@ -26,11 +26,12 @@ class Atom(NamedTuple):
 class Dim:
     """One dimension of a layout: its terms (each a composition of atoms) and its span."""
 
-    __slots__ = ("atoms", "span", "terms")
+    __slots__ = ("atoms", "inside", "span", "terms")
 
-    def __init__(self, terms, span):
+    def __init__(self, terms, span, inside=False):
         self.terms = terms  # of tuples of Atom
         self.span = span
+        self.inside = inside  # a composition written inside brackets, `[(p q)]`
         self.atoms = tuple(a for term in terms for a in term)  # read often: made once
 
     def __eq__(self, other):
@@ -183,8 +184,9 @@ def expand(nodes, depths, text):
     """An expression tree as a layout (tuple of `Dim`)."""
     dims = []
     for node in nodes:
+        inside = isinstance(node, Group) and node.bracketed
         for terms in _expand_node(node, depths, "", text):
-            dims.append(Dim(terms, node.span))
+            dims.append(Dim(terms, node.span, inside))
     return tuple(dims)
 
 
@@ -327,7 +329,8 @@ class Resolved(NamedTuple):
     sizes: dict  # atom name -> size
 
 
-def resolve(text, inputs, outputs, shapes, sizes, spans, out_spans=None, complete=True):
+def resolve(text, inputs, outputs, shapes, sizes, spans, out_spans=None, complete=True,
+            together=False):
     """Expand ellipses and solve sizes for operand and output expressions.
 
     `shapes[i]` is None for an operand whose shape is unknown (a tensor factory).
@@ -374,6 +377,8 @@ def resolve(text, inputs, outputs, shapes, sizes, spans, out_spans=None, complet
                                     f"{known.get(name)} and {known[twin]}", text, atom.span)
     if not complete:
         return Resolved(in_layouts, out_layouts, known)
+    if together:
+        _solve_together(text, in_layouts, out_layouts, shapes, known)
     require_sizes(text, in_layouts + out_layouts, known)
     _check_limits(text, in_layouts + out_layouts, known)
     return Resolved(in_layouts, out_layouts, known)
@@ -393,6 +398,47 @@ def _check_limits(text, layouts, known):
                 "these axes hold more than 2**63 - 1 elements, more than any array can: "
                 + " ".join(f"{display(a.name)}={known[a.name]}" for a in atoms), text,
                 (layout[0].span[0], layout[-1].span[1]))
+
+
+def _solve_together(text, in_layouts, out_layouts, shapes, known):
+    """Axes that only ever travel together need no sizes of their own (einx 0.4).
+
+    When every term that holds one of the unknown axes `p q` holds both, next to each other
+    in that order and bracketed alike (`([p q]) c`, `(u v) w -> (u v w)`), every split of
+    their product gives the same result: the first takes the product, the others 1.
+    """
+    layouts = in_layouts + out_layouts
+    for layout, shape in zip(in_layouts, shapes):
+        if shape is None:
+            continue
+        for dim, length in zip(layout, shape):
+            if len(dim.terms) != 1:
+                continue
+            run = tuple(a.name for a in dim.atoms if a.name not in known)
+            if len(run) < 2 or len(set(run)) != len(run):
+                continue
+            rest = _product(known[a.name] for a in dim.atoms if a.name in known)
+            if not rest or length % rest or not _travel_together(run, layouts):
+                continue
+            known[run[0]] = length // rest
+            known.update({name: 1 for name in run[1:]})
+    solve_sizes(text, in_layouts, shapes, known)
+
+
+def _travel_together(run, layouts):
+    for layout in layouts:
+        for dim in layout:
+            for term in dim.terms:
+                names = [a.name for a in term]
+                if not set(run) & set(names):
+                    continue
+                at = [i for i in range(len(names) - len(run) + 1)
+                      if tuple(names[i:i + len(run)]) == run]
+                if len(at) != 1 or sum(n in run for n in names) != len(run):
+                    return False
+                if len({a.bracketed for a in term[at[0]:at[0] + len(run)]}) != 1:
+                    return False
+    return True
 
 
 TWIN = "'"  # `h'1`: the second `h` of `[h h]`

@@ -39,6 +39,7 @@ class Group:
 
     children: tuple
     span: tuple[int, int]
+    bracketed: bool = False  # the whole composition sits inside brackets: `[(p q)]`
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def _unmark(node):
     if isinstance(node, Number):
         return Number(node.value, node.span, False)
     if isinstance(node, Group):
-        return Group(strip_brackets(node.children), node.span)
+        return Group(strip_brackets(node.children), node.span)  # bracketed=False
     if isinstance(node, Concat):
         return Concat(tuple(strip_brackets(t) for t in node.terms), node.span)
     if isinstance(node, Ellipsis_):
