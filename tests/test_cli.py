@@ -5,6 +5,10 @@ terminal and in a log file."""
 import io
 import json
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -177,3 +181,15 @@ def test_every_validation_loss_stays_visible(corpus, tmp_path, stream):
         lines = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text).replace("\r", "\n").splitlines()
         assert any(line.strip() == f"step 3: validation loss {losses[0][1]:.4f}"
                    for line in lines)
+
+
+def test_ctrl_c_while_sampling_ends_with_status_130(run):
+    # a Ctrl-C while XLA compiled or ran the sampler ended in a segmentation fault about one
+    # time in two: the interpreter was torn down under XLA's threads
+    process = subprocess.Popen(
+        [sys.executable, "-m", "levante", "sample", str(run), "--tokens", "2000000"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert "compiling the sampler" in process.stderr.readline()
+    time.sleep(0.5)  # inside the compile or the run
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 130

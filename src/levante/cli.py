@@ -244,8 +244,15 @@ def sample(args):
     print(f"levante sample: {name} of {args.run}; compiling the sampler and drawing "
           f"{args.tokens} characters (compiling takes a few seconds)...", file=sys.stderr,
           flush=True)
-    out = generate(params, model_config, ids, args.tokens, jax.random.key(args.seed),
-                   temperature=args.temperature, top_k=args.top_k or None)
+    try:
+        out = generate(params, model_config, ids, args.tokens, jax.random.key(args.seed),
+                       temperature=args.temperature, top_k=args.top_k or None)
+    except KeyboardInterrupt:
+        # Ctrl-C while XLA compiles or runs: a normal exit tears the interpreter down under
+        # XLA's running threads and crashes (segmentation fault). Sampling writes no file,
+        # so the process may end at once
+        sys.stderr.flush()
+        os._exit(130)
     print(prompt + vocab.decode(out))
     return 0
 
