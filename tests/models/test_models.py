@@ -239,3 +239,13 @@ def test_ids_outside_the_vocabulary(bad):
 def test_bad_prompts_and_steps(prompt, steps, message):
     with pytest.raises(SamplingError, match=message):
         generate(small_params(), SMALL, prompt, steps, jax.random.key(0))
+
+
+@pytest.mark.parametrize("temperature, top_k", [(float("nan"), None), (float("inf"), None),
+                                                (-1.0, None), ("hot", None), (1.0, 2.5),
+                                                (1.0, True)])
+def test_bad_temperatures_and_top_k(temperature, top_k):
+    """NaN compares False with everything: without its own check it sampled garbage."""
+    with pytest.raises(SamplingError, match=r"temperature|top_k"):
+        generate(small_params(), SMALL, np.array([1, 2]), 3, jax.random.key(0),
+                 temperature=temperature, top_k=top_k)

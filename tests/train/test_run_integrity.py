@@ -385,3 +385,16 @@ def test_a_missing_run_is_named_as_missing(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(TrainError, match="file is not a directory"):
         read_record(tmp_path / "file")
+
+
+def test_a_checkpoint_of_another_step_under_this_label_is_refused(run, whole):
+    """Step 6's arrays filed as checkpoint-4 (with the hash recorded anew) would train with
+    the schedule of step 6 while the log says 4: the optimizer's counters give it away."""
+    import hashlib
+
+    name = read_record(run)["checkpoint"]
+    (run / name).write_bytes((whole / read_record(whole)["checkpoint"]).read_bytes())
+    digest = hashlib.sha256((run / name).read_bytes()).hexdigest()
+    edit(run, lambda record: record.update(sha256=digest))
+    with pytest.raises(TrainError, match=r"counted 6 steps, but run\.json says step 4"):
+        train(None, resume=str(run), steps=8, stream=io.StringIO())

@@ -11,6 +11,7 @@ a `lax.fori_loop`), so a long generation costs one dispatch, not one per window.
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -160,8 +161,13 @@ def generate(params, config, prompt_ids, steps, key, temperature=1.0, top_k=None
         raise SamplingError("the prompt is a non-empty sequence of ids (t) or a batch (b t)")
     if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
         raise SamplingError(f"steps is how many ids to sample, an int >= 0; got {steps!r}")
-    if temperature < 0:
-        raise SamplingError(f"temperature must be >= 0, got {temperature}")
+    if (not isinstance(temperature, (int, float, np.integer, np.floating))
+            or isinstance(temperature, bool) or not math.isfinite(temperature)
+            or temperature < 0):  # NaN compares False with everything: say so, not `< 0`
+        raise SamplingError(f"temperature is a finite number >= 0, got {temperature!r}")
+    if top_k is not None and (not isinstance(top_k, (int, np.integer))
+                              or isinstance(top_k, bool)):
+        raise SamplingError(f"top_k is an int >= 1 or None, got {top_k!r}")
     if top_k is not None and top_k < 1:
         raise SamplingError(f"top_k must be at least 1 (None keeps every id), got {top_k}")
     if top_k is not None and top_k >= config.vocab:

@@ -241,6 +241,7 @@ def _train(config, resume, stream, steps, interrupts):
             template = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shapes)
             params = _checkpoint.unflatten("params", arrays, template)
             opt_state = _checkpoint.unflatten("opt", arrays, opt.init(params))
+            _check_step_counts(arrays, done, run)
             params, opt_state = placement.place(params, opt_state)
         interrupts.check()
     except BaseException:
@@ -338,6 +339,22 @@ def _loop(config, run, vocab, train_ids, val_ids, model, model_config, opt, stat
     stream.write(f"validation loss {final[-1]:.4f}\n" if final else "")
     stream.write(f"--- sample ---\n{text}\n--- run saved in {run} (loss.png, metrics.jsonl) ---\n")
     return run
+
+
+def _check_step_counts(arrays, done, run):
+    """The optimizer's own step counters agree with the step `run.json` names.
+
+    The schedule reads those counters, so a checkpoint of another step filed under this
+    label (its hash recorded anew) would train at the wrong learning rate while the log
+    claims otherwise.
+    """
+    for name, array in arrays.items():
+        if name.startswith("opt/") and name.rsplit("/", 1)[-1] == "count":
+            counted = int(np.asarray(array).reshape(-1)[0]) if np.size(array) else None
+            if counted != done:
+                raise TrainError(f"{run}: the checkpoint's optimizer state ({name}) has "
+                                 f"counted {counted} steps, but run.json says step {done}: "
+                                 "the checkpoint belongs to another step of the run")
 
 
 def _count(params):
