@@ -15,7 +15,7 @@ from ._errors import NotationError
 from ._layout import compose, decompose
 from ._op import Op, check_bracket_sides, expect_count, layout_names, whole
 from ._solve import Atom, Dim, display, is_number
-from ._syntax import has_brackets, strip_brackets
+from ._syntax import Arrow, has_brackets, strip_brackets, walk
 
 SHAPED_LIKE_INPUT = ("softmax", "log_softmax", "roll", "flip", "sort", "argsort")
 
@@ -33,6 +33,12 @@ class Along(Op):
             raise NotationError(f"{self.name} works along bracketed axes: write e.g. "
                                 f"ein.{self.name}(\"b [t] c\", x)", signature.text,
                                 whole(signature))
+        arrows = [n for n in walk(expr) if isinstance(n, Arrow)]
+        if arrows and self.name in ("argmax", "argmin") and signature.outputs is None:
+            # `b [h->] w c`, `b [h->1] w c`, `b [h w->2] c`: the right side of the arrow is
+            # what takes the bracket's place in the output (einx 0.4)
+            return ((_side(expr, "left"),), (strip_brackets(_side(expr, "right")),),
+                    signature.input_spans)
         if signature.outputs is None:
             if self.name in ("argmax", "argmin") and signature.text.count("[") != 1:
                 # einx 0.4: the coordinate axis takes the place of the one bracket
@@ -85,6 +91,16 @@ class Along(Op):
         else:
             y = w.call(w.backend.sort(self.name, x, axes[0]), [x], same)
         return [compose(w, y, names, call.outputs[0], sizes, call.text)]
+
+
+def _side(expr, side):
+    out = []
+    for node in expr:
+        if isinstance(node, Arrow):
+            out.extend(getattr(node, side))
+        else:
+            out.append(node)
+    return tuple(out)
 
 
 def _check_order_and_names(kind, call, layout):

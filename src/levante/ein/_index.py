@@ -91,9 +91,9 @@ class Index(Op):
             w.statement(line, [x, u, *where], ("out",))
         y = w.call(y, [x, u, *where, "out"] if lines else [x, u, *where],
                    [sizes[n] for n in batch + indexed + rest])
-        if layout_names(call.outputs[0]) != layout_names(call.inputs[0]):
-            raise NotationError(f"the output of {self.name} has the layout of the first "
-                                "operand", text, whole(call.signature))
+        if sorted(layout_names(call.outputs[0])) != sorted(layout_names(call.inputs[0])):
+            raise NotationError(f"the output of {self.name} holds the axes of the first "
+                                "operand (in any order)", text, whole(call.signature))
         return [compose(w, y, batch + indexed + rest, call.outputs[0], sizes, text)]
 
 

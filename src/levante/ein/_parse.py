@@ -131,9 +131,7 @@ class _Parser:
                            (start, stop))
             if kind == "(":
                 nodes = [self.composition(start, bracketed)]
-            else:
-                if bracketed:
-                    self.error("brackets cannot be nested", (start, stop))
+            else:  # brackets inside brackets mark nothing more (einx 0.4: `[([a] b)]`)
                 nodes = self.bracket(start)
             self.depth -= 1
         elif kind == ")" or kind == "]":
