@@ -281,3 +281,11 @@ def test_argmax_over_a_diagonal_batch_and_a_repeated_bracket():
     flat = diagonal.reshape(2, 9, 4).argmax(1)  # b c
     want = np.stack(np.unravel_index(flat, (3, 3)), -1).transpose(1, 0, 2)  # c b 2
     np.testing.assert_array_equal(ein.argmax("b b [h h] c -> c b [2]", y), want)
+
+
+def test_a_negative_index_with_batch_axes_counts_from_the_end_of_its_own_row():
+    # x[b, p, i[b, p]], as NumPy reads it (einx 0.4.3 reads the previous row's last entry)
+    x, i = np.arange(24.0).reshape(2, 3, 4), np.array([[0, 3, 1], [2, 2, -1]])
+    want = np.take_along_axis(x, (i % 4)[..., None], -1)[..., 0]
+    np.testing.assert_array_equal(ein.get_at("b p [i,->]", x, i), want)
+    np.testing.assert_array_equal(ein.get_at("b p [i], b p -> b p", x, i), want)

@@ -22,7 +22,7 @@ from ._engine import run
 from ._errors import NotationError
 from ._layout import compose, decompose
 from ._op import Op, expect_count, layout_names, whole
-from ._solve import display
+from ._solve import display, is_number
 from ._syntax import atoms, has_brackets, strip_brackets
 
 
@@ -147,7 +147,9 @@ def _coordinates(w, layouts, indexed, sizes, text):
         lead = ", ".join([":"] * len(vector)) if vector else "..."
         return [w.call(f"{x}[{lead + ', ' if vector else ''}{j}]", [x])
                 for j in range(len(indexed))], vector
-    if len(layouts) != len(indexed) or any(marked):
+    # one operand per indexed axis, each perhaps with a unit coordinate axis `[1]`
+    unit = [all(is_number(n) and sizes[n] == 1 for n in m) for m in marked]
+    if len(layouts) != len(indexed) or not all(unit):
         raise NotationError(
             f"{len(indexed)} indexed axes need either {len(indexed)} index operands or one with "
             f"a bracketed coordinate axis [{len(indexed)}]", text, whole_span(layouts[0]))

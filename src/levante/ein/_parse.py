@@ -16,7 +16,18 @@ import functools
 import re
 
 from ._errors import NotationSyntaxError
-from ._syntax import ANONYMOUS, Arrow, Axis, Concat, Ellipsis_, Group, Number, Signature, walk
+from ._syntax import (
+    ANONYMOUS,
+    Arrow,
+    Axis,
+    Concat,
+    Ellipsis_,
+    Group,
+    Number,
+    Signature,
+    Spread,
+    walk,
+)
 
 _TOKEN = re.compile(r"\s*(?:([A-Za-z_][A-Za-z0-9_]*)|([0-9]+)|(->|\.\.\.|[()\[\],+]))")
 
@@ -79,6 +90,8 @@ class _Parser:
         if token is not None and token[0] == "->":
             self.take()
             outputs, output_spans = self.operands()
+        inputs, input_spans, outputs, output_spans = _desugar_spreads(
+            self, inputs, input_spans, outputs, output_spans)
         token = self.peek()
         if token is not None:
             kind = token[0]
@@ -174,6 +187,8 @@ class _Parser:
     def bracket(self, start):
         left = self.expression(True, closers=("]", "->"))
         token = self.peek()
+        if token is not None and token[0] == "," and self.depth == 1:
+            return [self.spread(start, left)]
         right = None
         if token is not None and token[0] == "->":
             self.take()
@@ -187,6 +202,53 @@ class _Parser:
         if right is not None:
             return [Arrow(left, right, (start, stop))]
         return list(left)
+
+
+def _spread(parser, start, left):
+    parts = [left]
+    while parser.peek() is not None and parser.peek()[0] == ",":
+        parser.take()
+        parts.append(parser.expression(True, closers=("]", "->", ",")))
+    token, right = parser.peek(), None
+    if token is not None and token[0] == "->":
+        parser.take()
+        right = parser.expression(True, closers=("]",))
+        token = parser.peek()
+    if token is None or token[0] != "]":
+        parser.error("unbalanced '[': it is never closed", (start, start + 1))
+    return Spread(tuple(parts), right, (start, parser.take()[3]))
+
+
+_Parser.spread = _spread
+
+
+def _desugar_spreads(parser, inputs, spans, outputs, output_spans):
+    """Operands written with one bracket across them (`b p [i, ->]`) as plain operands."""
+    for expr in outputs or ():
+        for node in expr:
+            if isinstance(node, Spread):
+                parser.error("a bracket across operands goes on the left of '->'", node.span)
+    new_inputs, new_spans = [], []
+    for expr, span in zip(inputs, spans):
+        spreads = [n for n in expr if isinstance(n, Spread)]
+        if not spreads:
+            new_inputs.append(expr)
+            new_spans.append(span)
+            continue
+        if len(spreads) > 1:
+            parser.error("one bracket at most spans operands", spreads[1].span)
+        (spread,) = spreads
+        at = expr.index(spread)
+        for part in spread.parts:
+            new_inputs.append(expr[:at] + tuple(part) + expr[at + 1:])
+            new_spans.append(span)
+        if spread.right is not None:
+            if outputs is not None:
+                parser.error("the output is written twice: after '->' inside the bracket "
+                             "and after the expression", spread.span)
+            outputs = [expr[:at] + tuple(spread.right) + expr[at + 1:]]
+            output_spans = [span]
+    return new_inputs, new_spans, outputs, output_spans
 
 
 def parse(text):

@@ -68,6 +68,17 @@ class Arrow:
 
 
 @dataclass(frozen=True)
+class Spread:
+    """`b p [i, , -> i]`: a bracket spanning operands, each part one operand's bracketed
+    axes (the rest of the expression shared), the part after `->` the output's. The parser
+    desugars it into operands; later stages never see it."""
+
+    parts: tuple  # of tuples of nodes
+    right: tuple | None
+    span: tuple[int, int]
+
+
+@dataclass(frozen=True)
 class Signature:
     """A parsed expression: operand expressions, optional output expressions, the text."""
 
