@@ -56,15 +56,24 @@ def parse_mesh(spec):
                              f"{', '.join(AXES)}")
         if sizes[name] is not None:
             raise TrainError(f"the mesh {spec!r} gives the axis {name!r} twice")
-        try:
-            size = int(size)
-        except (TypeError, ValueError):
-            raise TrainError(f"the mesh {spec!r}: the size of {name} is a positive whole "
-                             f"number, not {size!r}") from None
+        size = _size(spec, name, size)
         if size < 1:
             raise TrainError(f"the mesh {spec!r}: the size of {name} must be at least 1")
         sizes[name] = size
     return sizes
+
+
+def _size(spec, name, size):
+    """An axis size as an int: a whole number or its digits; never a float, a bool or
+    anything int() would truncate (2.5 is not 2)."""
+    if isinstance(size, str):
+        text = size.strip().lstrip("+-")
+        if text.isdigit():
+            return int(size)
+    elif isinstance(size, (int, np.integer)) and not isinstance(size, (bool, np.bool_)):
+        return int(size)
+    raise TrainError(f"the mesh {spec!r}: the size of {name} is a positive whole number, "
+                     f"not {size!r}")
 
 
 def mesh(spec=None, devices=None):

@@ -23,7 +23,8 @@ def sharded_init(init, *args, mesh, rules=TENSOR_RULES):
     Use it for parameters (`init` runs `lv.trace` / `model.init`) and for the optimizer
     state (`init` is `optimizer.init`, `args` the sharded parameters): the rules match the
     parameters' paths inside the state, so moments split like their parameters. Non-array
-    arguments (configs) belong in the closure.
+    arguments (configs) belong in the closure. Raises `TrainError` when `mesh` is not a
+    `jax.sharding.Mesh`, or a rule does not fit a leaf.
 
     >>> import jax
     >>> from levante.models import gpt
@@ -34,8 +35,15 @@ def sharded_init(init, *args, mesh, rules=TENSOR_RULES):
     >>> params["blocks"][0]["feed_forward"]["up"]["w"].sharding.spec
     P(None, 'tensor')
     """
+    _check_mesh(mesh)
     shapes = jax.eval_shape(init, *args)
     return jax.jit(init, out_shardings=param_shardings(shapes, mesh, rules))(*args)
+
+
+def _check_mesh(mesh):
+    if not isinstance(mesh, jax.sharding.Mesh):
+        raise TrainError(f"mesh= is a jax.sharding.Mesh (levante.train.mesh('data=2,fsdp=4')), "
+                         f"not {mesh!r}")
 
 
 def process_rows(batch, mesh):
@@ -68,6 +76,8 @@ def shard_batch(batch, mesh):
 
     With one process, pass the whole batch. With several, each process passes only its
     own rows, `batch[process_rows(rows, mesh)]`, and the result is the global array.
+    Raises `TrainError` for a leaf without rows (a scalar), rows that do not split evenly,
+    or a `mesh` that is not a `jax.sharding.Mesh`.
 
     >>> import numpy as np
     >>> from levante.train import mesh
@@ -75,8 +85,13 @@ def shard_batch(batch, mesh):
     >>> x.shape, x.sharding.spec
     ((4, 3), P(('data', 'fsdp'), None))
     """
+    _check_mesh(mesh)
+
     def one(x):
         x = np.asarray(x)
+        if x.ndim == 0:
+            raise TrainError(f"a batch is an array (or a tree of arrays) with rows first, "
+                             f"not the scalar {x!r}")
         sharding = batch_sharding(mesh, x.ndim)
         if jax.process_count() == 1:
             process_rows(x.shape[0], mesh)  # the same check as with several processes

@@ -1,0 +1,34 @@
+"""Bad input to the sharding pieces is one clear TrainError, never a raw exception or a
+silently truncated value."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import levante.train as lt
+from levante.train import TrainError
+
+
+@pytest.mark.parametrize("size", [2.5, 1.0, True, None, "1.5"])
+def test_mesh_size_that_is_not_a_whole_number_is_an_error(size):
+    # int(2.5) would silently make 2 devices
+    with pytest.raises(TrainError, match="whole number"):
+        lt.mesh({"data": size})
+
+
+@pytest.mark.parametrize("size", [1, np.int64(1), "1"])
+def test_mesh_size_as_int_numpy_int_or_digits(size):
+    assert dict(lt.mesh({"data": size}).shape) == {"data": 1, "fsdp": 1, "tensor": 1}
+
+
+@pytest.mark.parametrize("batch", [np.float32(3.0), [1, 2, 3]])
+def test_shard_batch_of_scalars_is_an_error(batch):
+    with pytest.raises(TrainError, match="rows first"):
+        lt.shard_batch(batch, lt.mesh("data=1"))
+
+
+def test_shard_batch_and_sharded_init_need_a_mesh():
+    with pytest.raises(TrainError, match=r"jax\.sharding\.Mesh"):
+        lt.shard_batch(np.zeros((2, 3)), "data=1")
+    with pytest.raises(TrainError, match=r"jax\.sharding\.Mesh"):
+        lt.sharded_init(lambda: jnp.zeros(3), mesh=None)
