@@ -32,3 +32,17 @@ def test_shard_batch_and_sharded_init_need_a_mesh():
         lt.shard_batch(np.zeros((2, 3)), "data=1")
     with pytest.raises(TrainError, match=r"jax\.sharding\.Mesh"):
         lt.sharded_init(lambda: jnp.zeros(3), mesh=None)
+
+
+def test_tensor_axis_with_the_lstm_is_an_error():
+    # the LSTM has no heads to split: tensor=4 only repeated its work on 4 devices
+    with pytest.raises(TrainError, match="is for --model gpt"):
+        lt.TrainConfig(model="lstm", mesh="data=2,tensor=4")
+    lt.TrainConfig(model="lstm", mesh="data=2,fsdp=4")
+    lt.TrainConfig(model="lstm", mesh="data=8,tensor=1")
+
+
+def test_tensor_axis_must_divide_the_heads():
+    with pytest.raises(TrainError, match="must divide --heads"):
+        lt.TrainConfig(heads=2, mesh="data=2,tensor=4")
+    lt.TrainConfig(heads=4, mesh="data=2,tensor=4")

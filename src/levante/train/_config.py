@@ -147,7 +147,15 @@ class TrainConfig:
             raise TrainError(f"--grad-accum {self.grad_accum} must divide --batch {self.batch}")
         if self.precision != "float32" and self.model != "gpt":
             raise TrainError(f"--precision {self.precision} is for --model gpt")
-        parse_mesh(self.mesh)  # a TrainError naming what is wrong
+        tensor = parse_mesh(self.mesh)["tensor"] or 1  # a TrainError naming what is wrong
+        # tensor splits the transformer's heads (Megatron-LM): the LSTM has none, and would
+        # only repeat the same work on every device of the axis
+        if tensor > 1 and self.model != "gpt":
+            raise TrainError(f"the mesh's tensor={tensor} splits attention heads: it is for "
+                             f"--model gpt; for --model {self.model} use data= or fsdp=")
+        if tensor > 1 and self.init_from is None and self.heads % tensor:
+            raise TrainError(f"the mesh's tensor={tensor} splits the {self.heads} attention "
+                             f"heads: it must divide --heads")
         if not 0.0 < self.validation < 1.0:
             raise TrainError(f"--validation is a fraction strictly between 0 and 1, not "
                              f"{self.validation}")
