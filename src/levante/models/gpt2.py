@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import jax
@@ -91,6 +92,13 @@ def config_from_hf(hf, source=CONFIG):
         if bool(get[field]) != works:
             raise CheckpointError(f"{source}: {field}={get[field]} is not supported (levante's "
                                   f"GPT computes {field}={works})")
+    for field in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head"):
+        if not isinstance(get[field], int) or isinstance(get[field], bool):
+            raise CheckpointError(f"{source}: {field} is {get[field]!r}; it must be an integer")
+    for field in ("tie_word_embeddings",):
+        if not isinstance(get[field], bool):
+            raise CheckpointError(f"{source}: {field} is {get[field]!r}; it must be true or "
+                                  "false")
     try:
         return gpt.GPTConfig(
             vocab=int(get["vocab_size"]), layers=int(get["n_layer"]), heads=int(get["n_head"]),
@@ -346,6 +354,7 @@ def load(path, shardings=None):
             _names_in(file)  # each shard opens: its header is whole
         file_of = files
     prefix = "transformer." if any(n.startswith("transformer.") for n in file_of) else ""
+    _check_layers(file_of, prefix, config, path)
     embedding = prefix + "wte.weight"
     if embedding in file_of:
         rows = _shape_of(file_of[embedding], embedding)[0]
@@ -357,6 +366,18 @@ def load(path, shardings=None):
                    lambda name: name in file_of, prefix,
                    lambda name: str(file_of.get(name, path / WEIGHTS)), shardings)
     return params, config
+
+
+def _check_layers(file_of, prefix, config, path):
+    # a checkpoint with more blocks than config.json's n_layer would load cut short
+    layer = re.compile(re.escape(prefix) + r"h\.(\d+)\.")
+    extra = sorted({int(m.group(1)) for name in file_of if (m := layer.match(name))
+                    and int(m.group(1)) >= config.layers})
+    if extra:
+        name = next(n for n in sorted(file_of) if n.startswith(f"{prefix}h.{extra[0]}."))
+        raise CheckpointError(f"{path / CONFIG}: n_layer is {config.layers}, but "
+                              f"{file_of[name].name} holds {name} (blocks up to "
+                              f"h.{extra[-1]}): n_layer must count every block")
 
 
 def _shape_of(file, name):
@@ -393,9 +414,7 @@ def save(params, config, path, tokenizer=None):
 
     hf = config_to_hf(config)
     if tokenizer is not None:
-        if len(tokenizer) > config.vocab:
-            raise CheckpointError(f"the tokenizer has {len(tokenizer)} tokens, more than the "
-                                  f"model's {config.vocab} embedding rows")
+        _check_tokenizer(tokenizer, config, "the tokenizer", "the model's embedding")
         end = tokenizer.token_id("<|endoftext|>")
         if end is not None:
             hf.update(bos_token_id=end, eos_token_id=end)
@@ -425,7 +444,18 @@ def load_tokenizer(path, config):
     from levante.data import BPETokenizer
 
     tokenizer = BPETokenizer.load(path)
-    if len(tokenizer) > config.vocab:
-        raise CheckpointError(f"the tokenizer in {path} has {len(tokenizer)} tokens, but the "
-                              f"embedding (config.json vocab_size) has {config.vocab} rows")
+    _check_tokenizer(tokenizer, config, f"the tokenizer in {path}",
+                     "the embedding (config.json vocab_size)")
     return tokenizer
+
+
+def _check_tokenizer(tokenizer, config, what, embedding):
+    # the ids, not only their count: a vocab.json numbered from 1000 has 300 tokens too
+    if len(tokenizer) > config.vocab:
+        raise CheckpointError(f"{what} has {len(tokenizer)} tokens, but {embedding} has "
+                              f"{config.vocab} rows")
+    vocab = tokenizer.tokenizer.get_vocab(with_added_tokens=True)
+    token, top = max(vocab.items(), key=lambda item: item[1], default=(None, -1))
+    if top >= config.vocab:
+        raise CheckpointError(f"{what} has {len(tokenizer)} tokens, but its ids run up to "
+                              f"{top} ({token!r}), past the {config.vocab} rows of {embedding}")
