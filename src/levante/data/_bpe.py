@@ -12,6 +12,7 @@ join them into tokens. The interface is `Vocabulary`'s (`encode`, `decode`, `len
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -36,6 +37,40 @@ def _gpt2_pipeline(tokenizer):
     return tokenizer
 
 
+@functools.cache
+def _byte_alphabet():
+    """GPT-2's printable stand-in for each byte (`bytes_to_unicode`), by byte value."""
+    from tokenizers import pre_tokenizers
+
+    alphabet = pre_tokenizers.ByteLevel.alphabet()  # the 256 stand-ins, unordered
+    # GPT-2's table: printable Latin-1 bytes stand for themselves, the rest shift to 256 + n
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
+                 *range(ord("®"), ord("ÿ") + 1)]
+    table, shift = {}, 0
+    for byte in range(256):
+        if byte in printable:
+            table[byte] = chr(byte)
+        else:
+            table[byte] = chr(256 + shift)
+            shift += 1
+    assert set(table.values()) == set(alphabet)
+    return table
+
+
+def _byte_chars(char):
+    table = _byte_alphabet()
+    return {table[b] for b in char.encode("utf-8", "surrogatepass")}
+
+
+def _lacking_bytes(tokenizer):
+    """The byte stand-ins a byte-level tokenizer has no token for (empty for any other)."""
+    setup = json.loads(tokenizer.to_str())
+    if "ByteLevel" not in json.dumps(setup.get("pre_tokenizer")):
+        return frozenset()
+    vocab = tokenizer.get_vocab(with_added_tokens=False)
+    return frozenset(c for c in _byte_alphabet().values() if c not in vocab)
+
+
 class BPETokenizer:
     """A byte-level BPE tokenizer with the interface of `Vocabulary`.
 
@@ -57,6 +92,7 @@ class BPETokenizer:
     def __init__(self, tokenizer, byte_level=True):
         self.tokenizer = _gpt2_pipeline(tokenizer) if byte_level else tokenizer
         self.unknown = None
+        self._lacking = _lacking_bytes(self.tokenizer)
 
     @classmethod
     def from_files(cls, vocab, merges):
@@ -106,11 +142,27 @@ class BPETokenizer:
         return self.tokenizer.token_to_id(token)
 
     def missing(self, text):
-        """Nothing: every text is bytes, and every byte is a token."""
-        return []
+        """The characters of `text` with a byte that has no token, sorted: none for GPT-2's
+        vocabularies, which hold all 256 bytes (a vocabulary without some would drop them)."""
+        if not self._lacking:
+            return []
+        return sorted(c for c in set(text) if _byte_chars(c) & self._lacking)
 
     def encode(self, text):
-        """Ids of the tokens of `text` (int32)."""
+        """Ids of the tokens of `text` (int32). A character with a byte the vocabulary lacks
+        raises `DataError` (the BPE model would drop the byte and change the text)."""
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:  # a lone surrogate: bytes that were not UTF-8
+            raise DataError(f"the text is not valid Unicode: {text[error.start]!r} at "
+                            f"character {error.start} (a byte that was not UTF-8, such as an "
+                            "undecodable command-line argument); give UTF-8 text") from None
+        lacking = self.missing(text)
+        if lacking:
+            shown = "".join(lacking[:20])
+            raise DataError(f"{len(lacking)} character(s) have bytes that are not in the BPE "
+                            f"vocabulary, which would drop them: {shown!r}; remove them, or "
+                            "use a vocabulary with all 256 byte tokens")
         return np.asarray(self.tokenizer.encode(text, add_special_tokens=False).ids, np.int32)
 
     def decode(self, ids):
