@@ -166,10 +166,17 @@ ARCHITECTURE = ("model", "layers", "heads", "width", "hidden", "positions", "gat
                 "activation", "bias", "tie")
 
 
+# files that mark a Hugging Face directory even when its config.json is missing
+HF_FILES = ("config.json", "model.safetensors", "model.safetensors.index.json",
+            "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
 def _is_hf_directory(path):
     from pathlib import Path
 
-    return (Path(path) / "config.json").is_file() and not (Path(path) / "run.json").exists()
+    path = Path(path)
+    return (any((path / name).is_file() for name in HF_FILES)
+            and not (path / "run.json").exists())
 
 
 def _load_hf(path):
@@ -181,10 +188,17 @@ def _load_hf(path):
 
 
 def export(args):
+    from pathlib import Path
+
     from levante.data import BPETokenizer
     from levante.models import gpt2
     from levante.train import load_params
 
+    out = Path(args.out)
+    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
+        # never write over another model's files
+        raise gpt2.CheckpointError(f"{out} already exists and is not an empty directory; "
+                                   "give a new directory for the export (or remove it first)")
     _, vocab, _, model_config, params = load_params(args.run)
     tokenizer = vocab if isinstance(vocab, BPETokenizer) else None
     gpt2.save(params, model_config, args.out, tokenizer=tokenizer)
@@ -221,6 +235,12 @@ def _escape_hint(args, prompt):
     return ""
 
 
+def _is_bpe(vocab):
+    from levante.data import BPETokenizer
+
+    return isinstance(vocab, BPETokenizer)
+
+
 def sample(args):
     import jax
 
@@ -242,7 +262,8 @@ def sample(args):
     if hint:
         print(f"levante sample: note{hint}", file=sys.stderr)
     print(f"levante sample: {name} of {args.run}; compiling the sampler and drawing "
-          f"{args.tokens} characters (compiling takes a few seconds)...", file=sys.stderr,
+          f"{args.tokens} {'tokens' if _is_bpe(vocab) else 'characters'} "
+          "(compiling takes a few seconds)...", file=sys.stderr,
           flush=True)
     try:
         out = generate(params, model_config, ids, args.tokens, jax.random.key(args.seed),
@@ -346,7 +367,7 @@ def parser():
 
     xp = commands.add_parser("export", help="write a run in another library's format")
     xp.add_argument("run", help="the run directory")
-    xp.add_argument("out", help="the directory to write")
+    xp.add_argument("out", help="the directory to write (new or empty)")
     xp.add_argument("--format", choices=["hf"], required=True,
                     help="hf: a Hugging Face GPT-2 directory (safetensors, config.json, "
                     "tokenizer)")
