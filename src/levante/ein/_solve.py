@@ -106,6 +106,22 @@ def _solve_depths(text, operands, ranks, spans, depths):
             text, spans[i])
 
 
+def _whole_in_groups(expressions):
+    """Named ellipses written only as a whole composition `(s...)`."""
+    whole, elsewhere = set(), set()
+    for nodes in expressions:
+        inside = set()
+        for node in walk(nodes):
+            if isinstance(node, Group) and len(node.children) == 1 and isinstance(
+                    node.children[0], Ellipsis_):
+                inside.add(id(node.children[0]))
+        for node in walk(nodes):
+            if isinstance(node, Ellipsis_):
+                key = _ellipsis_names(node)[0]
+                (whole if id(node) in inside and key != ANONYMOUS else elsewhere).add(key)
+    return whole - elsewhere
+
+
 def _known_depth(text, node, depths):
     """The repeat count of `node` if any of its names has one; it then applies to all.
 
@@ -346,6 +362,10 @@ def resolve(text, inputs, outputs, shapes, sizes, spans, out_spans=None, complet
                                 ) from None
     ranks = [None if s is None else len(s) for s in shapes]
     _solve_depths(text, list(inputs), ranks, list(spans), depths)
+    for name in _whole_in_groups(tuple(inputs) + tuple(outputs)):
+        # `(s...)` and only that, everywhere: one dimension whatever the length, so any
+        # length gives the same result (einx 0.4 accepts it); one axis is the simplest
+        depths.setdefault(name, 1)
     in_layouts = tuple(expand(nodes, depths, text) for nodes in inputs)
     out_layouts = tuple(expand(nodes, depths, text) for nodes in outputs)
     in_layouts, out_layouts, twins = _separate_bracketed_repeats(in_layouts, out_layouts)
