@@ -46,3 +46,39 @@ def test_tensor_axis_must_divide_the_heads():
     with pytest.raises(TrainError, match="must divide --heads"):
         lt.TrainConfig(heads=2, mesh="data=2,tensor=4")
     lt.TrainConfig(heads=4, mesh="data=2,tensor=4")
+
+
+def _closed_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_coordinator_that_does_not_answer_is_an_error_not_an_abort():
+    # XLA's own connect aborts the process (SIGABRT, C++ stack trace) after its timeout
+    with pytest.raises(TrainError, match="did not answer within 1 s"):
+        lt.initialize_distributed(f"localhost:{_closed_port()}", 2, 1,
+                                  initialization_timeout=1)
+
+
+def test_a_coordinator_port_in_use_is_an_error(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = ("import levante.train as lt\n"
+                "try:\n"
+                f"    lt.initialize_distributed('localhost:{port}', 2, 0, "
+                "initialization_timeout=5)\n"
+                "except lt.TrainError as e:\n"
+                "    print('TrainError:', e)\n")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=60, cwd=tmp_path)
+    assert f"TrainError: process 0 of 2 cannot listen on localhost:{port}" in done.stdout, (
+        done.stdout + done.stderr[-2000:])

@@ -10,6 +10,9 @@ naming the lost task (process) id, instead of waiting forever in a collective.
 
 from __future__ import annotations
 
+import socket
+import time
+
 import jax
 
 from ._errors import TrainError
@@ -48,7 +51,8 @@ def initialize_distributed(coordinator, num_processes, process_id, heartbeat_tim
     collectives use Gloo (`jax_cpu_collectives_implementation`). A process that stops
     sending heartbeats for `heartbeat_timeout` seconds makes the others exit (non-zero,
     naming its id); a process that cannot reach the coordinator gives up after
-    `initialization_timeout` seconds. Raises `TrainError` for bad settings.
+    `initialization_timeout` seconds. Raises `TrainError` for bad settings, a coordinator
+    that does not answer in time, or a port process 0 cannot listen on.
 
     Two processes on one machine (run each line in its own terminal):
 
@@ -62,8 +66,36 @@ def initialize_distributed(coordinator, num_processes, process_id, heartbeat_tim
     --coordinator is HOST:PORT (e.g. localhost:12355), not 'localhost'
     """
     check_distributed(coordinator, num_processes, process_id)
+    if process_id != 0:
+        # XLA aborts the whole process (SIGABRT, a C++ stack trace) when the coordinator
+        # cannot be reached in time: wait for its port here, where a failure can be said
+        _wait_for_coordinator(coordinator, initialization_timeout)
     # only the CPU client reads it; GPUs keep NCCL
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator, num_processes, process_id,
-                               heartbeat_timeout_seconds=heartbeat_timeout,
-                               initialization_timeout=initialization_timeout)
+    try:
+        jax.distributed.initialize(coordinator, num_processes, process_id,
+                                   heartbeat_timeout_seconds=heartbeat_timeout,
+                                   initialization_timeout=initialization_timeout)
+    except (RuntimeError, ValueError) as error:  # JaxRuntimeError is a RuntimeError
+        where = ("cannot listen on" if process_id == 0 else "cannot join the coordinator at")
+        raise TrainError(f"process {process_id} of {num_processes} {where} {coordinator}: "
+                         f"{str(error).splitlines()[0]}") from None
+
+
+def _wait_for_coordinator(coordinator, timeout):
+    """Return once process 0's HOST:PORT accepts a connection; TrainError after `timeout`
+    seconds."""
+    host, _, port = coordinator.rpartition(":")
+    host = host.strip("[]")  # [::1]:1234
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((host, int(port)), timeout=2).close()
+            return
+        except OSError as error:
+            if time.monotonic() >= deadline:
+                raise TrainError(f"the coordinator {coordinator} (process 0) did not answer "
+                                 f"within {timeout:g} s ({error.strerror or error}): start "
+                                 "process 0 with the same --coordinator, or check the "
+                                 "address") from None
+        time.sleep(0.5)
