@@ -128,3 +128,47 @@ def test_sample_counts_tokens_of_a_bpe_model(directory, capsys):
         logits = np.asarray(gpt.forward(params, config, np.asarray([ids], np.int32)))
         ids.append(int(logits[0, -1].argmax()))
     assert captured.out == "The" + tokenizer.decode(ids[len(prompt):]) + "\n"
+
+
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory, directory):
+    """The same model in shards, with its model.safetensors.index.json."""
+    path = tmp_path_factory.mktemp("sharded")
+    transformers.GPT2LMHeadModel.from_pretrained(directory).save_pretrained(
+        path, max_shard_size="20KB")
+    assert len(list(path.glob("model-*.safetensors"))) > 2
+    return path
+
+
+def swap_first_and_last(weight_map):
+    first, last = sorted(weight_map)[0], sorted(weight_map)[-1]
+    if weight_map[first] == weight_map[last]:
+        pytest.fail("the two tensors share a shard: swapping them tests nothing")
+    return {**weight_map, first: weight_map[last], last: weight_map[first]}
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda m: list(m), "weight_map is not an object"),
+    (lambda m: {**m, next(iter(m)): 5}, "not the name of a shard file"),
+    (lambda m: {**m, "extra": "../outside.safetensors"}, "not the name of a shard file"),
+    (swap_first_and_last, "which does not hold it"),
+    (lambda m: {}, r"model\.safetensors\.index\.json has no tensor"),
+])
+def test_damaged_shard_index_is_one_checkpoint_error(sharded, tmp_path, damage, message):
+    path = copy_of(sharded, tmp_path)
+    index = path / "model.safetensors.index.json"
+    data = json.loads(index.read_text())
+    data["weight_map"] = damage(data["weight_map"])
+    index.write_text(json.dumps(data))
+    with pytest.raises(gpt2.CheckpointError, match=message):
+        gpt2.load(path)
+
+
+def test_shards_load_the_same_model(directory, sharded):
+    import jax
+
+    whole, config = gpt2.load(directory)
+    shards, again = gpt2.load(sharded)
+    assert again == config
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(whole),
+                                                    jax.tree_util.tree_leaves(shards)))

@@ -260,6 +260,14 @@ def _weight_files(path):
             weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
         except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
             raise CheckpointError(f"{index} cannot be read: {error}") from None
+        if not isinstance(weight_map, dict):
+            raise CheckpointError(f"{index}: weight_map is not an object of tensor name -> "
+                                  "shard file")
+        for name, file in weight_map.items():
+            # the shards lie beside the index, as transformers writes them
+            if not isinstance(file, str) or Path(file).name != file or file in ("", ".", ".."):
+                raise CheckpointError(f"{index}: {name} is in {file!r}, not the name of a "
+                                      "shard file in the same directory")
         return {name: path / file for name, file in weight_map.items()}
     if any((path / name).exists() for name in ("pytorch_model.bin",
                                                "pytorch_model.bin.index.json")):
@@ -350,8 +358,11 @@ def load(path, shardings=None):
         names = _names_in(single)
         file_of = {name: single for name in names}
     else:
-        for file in sorted(set(files.values())):
-            _names_in(file)  # each shard opens: its header is whole
+        held = {file: _names_in(file) for file in sorted(set(files.values()))}  # whole headers
+        for name, file in files.items():
+            if name not in held[file]:
+                raise CheckpointError(f"{path / INDEX} places {name} in {file.name}, which "
+                                      "does not hold it")
         file_of = files
     prefix = "transformer." if any(n.startswith("transformer.") for n in file_of) else ""
     _check_layers(file_of, prefix, config, path)
@@ -364,7 +375,8 @@ def load(path, shardings=None):
                                   f"which has {rows} rows")
     params = _fill(config, lambda name: _read_tensor(file_of[name], name),
                    lambda name: name in file_of, prefix,
-                   lambda name: str(file_of.get(name, path / WEIGHTS)), shardings)
+                   lambda name: str(file_of.get(name, path / (WEIGHTS if files is None
+                                                              else INDEX))), shardings)
     return params, config
 
 
