@@ -172,3 +172,28 @@ def test_shards_load_the_same_model(directory, sharded):
     assert again == config
     assert all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(whole),
                                                     jax.tree_util.tree_leaves(shards)))
+
+
+def test_integer_weights_are_refused(directory, tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    path = copy_of(directory, tmp_path)
+    state = load_file(path / "model.safetensors")
+    state["transformer.h.1.mlp.c_fc.weight"] = np.ones((32, 128), np.int64)
+    save_file(state, path / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(gpt2.CheckpointError, match=r"h\.1\.mlp\.c_fc\.weight holds int64"):
+        gpt2.load(path)
+
+
+def test_half_precision_checkpoints_load_as_float32(directory, tmp_path):
+    model = transformers.GPT2LMHeadModel.from_pretrained(directory)
+    whole, _ = gpt2.load(directory)
+    for dtype in (torch.float16, torch.bfloat16):
+        path = tmp_path / str(dtype)
+        model.to(dtype).save_pretrained(path)
+        params, _ = gpt2.load(path)
+        table = np.asarray(params["embed"]["table"])
+        assert table.dtype == np.float32
+        expected = model.transformer.wte.weight.detach().float().numpy()
+        np.testing.assert_array_equal(table, expected)
+        assert np.abs(table - np.asarray(whole["embed"]["table"])).max() > 0  # rounded

@@ -225,6 +225,10 @@ def _fill(config, read, has, prefix, where, shardings=None):
         if tuple(array.shape) != expected:
             raise CheckpointError(f"{where(full)}: {full} has shape {tuple(array.shape)}; "
                                   f"config.json's sizes give {expected}")
+        if not jax.numpy.issubdtype(array.dtype, jax.numpy.floating):
+            # integers (a quantized or damaged file) would convert to floats without error
+            raise CheckpointError(f"{where(full)}: {full} holds {array.dtype}, not floating "
+                                  "point weights")
         array = array.T if transposed else array
         if targets is None:
             filled[i] = jax.numpy.asarray(array, dtype=leaves[i].dtype)
