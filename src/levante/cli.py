@@ -137,6 +137,9 @@ def train(args):
             flags = ", ".join("--" + n.replace("_", "-") for n in given) or "--config"
             raise TrainError(f"--resume continues a run with its own settings; {flags} cannot "
                              "change them (only --steps can extend the run)")
+        from levante.train._distributed import check_resume_processes
+
+        check_resume_processes(args.resume, args.num_processes)  # before waiting for others
         run_training(None, resume=args.resume, steps=args.steps, stream=_stream(args))
     else:
         settings = _settings(args)

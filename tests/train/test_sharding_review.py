@@ -82,3 +82,20 @@ def test_a_coordinator_port_in_use_is_an_error(tmp_path):
                               timeout=60, cwd=tmp_path)
     assert f"TrainError: process 0 of 2 cannot listen on localhost:{port}" in done.stdout, (
         done.stdout + done.stderr[-2000:])
+
+
+@pytest.mark.parametrize("wrote, flags", [
+    (1, ["--coordinator", "localhost:1", "--num-processes", "2", "--process-id", "0"]),
+    (2, []),
+])
+def test_resume_with_another_process_count_fails_before_joining(tmp_path, capsys, wrote,
+                                                                flags):
+    # process 0 used to wait (up to 300 s) for partners before finding the topology wrong
+    import json
+
+    from levante import cli
+
+    record = {"step": 10} if wrote == 1 else {"step": 10, "shards": {"processes": wrote}}
+    (tmp_path / "run.json").write_text(json.dumps(record))
+    assert cli.main(["train", "--resume", str(tmp_path), *flags]) == 2
+    assert f"was trained by {wrote} process" in capsys.readouterr().err

@@ -10,8 +10,10 @@ naming the lost task (process) id, instead of waiting forever in a collective.
 
 from __future__ import annotations
 
+import json
 import socket
 import time
+from pathlib import Path
 
 import jax
 
@@ -99,3 +101,31 @@ def _wait_for_coordinator(coordinator, timeout):
                                  "process 0 with the same --coordinator, or check the "
                                  "address") from None
         time.sleep(0.5)
+
+
+def check_resume_processes(run, num_processes):
+    """Before joining any process: a run resumes with the number of processes that wrote
+    it (1 without `--coordinator`), read from its `run.json`; otherwise process 0 would wait
+    for partners only to find the checkpoint of another topology. A `run.json` that cannot
+    be read is left to the resume's own checks.
+
+    >>> check_resume_processes("no-such-run", 2)  # nothing to compare with
+    """
+    path = Path(run) / "run.json"
+    try:
+        if path.stat().st_size > 64 << 20:
+            return
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return
+    if not isinstance(record, dict):
+        return
+    shards = record.get("shards")
+    wrote = shards.get("processes") if isinstance(shards, dict) else 1
+    given = num_processes or 1
+    if isinstance(wrote, int) and wrote != given:
+        how = ("without --coordinator" if wrote == 1 else
+               f"with --coordinator HOST:PORT --num-processes {wrote} --process-id I")
+        raise TrainError(f"{run} was trained by {wrote} process{'es' if wrote > 1 else ''}, "
+                         f"not {given}: resume it {how} (the mesh and process count are "
+                         "those of the run)")
