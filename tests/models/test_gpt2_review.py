@@ -197,3 +197,13 @@ def test_half_precision_checkpoints_load_as_float32(directory, tmp_path):
         expected = model.transformer.wte.weight.detach().float().numpy()
         np.testing.assert_array_equal(table, expected)
         assert np.abs(table - np.asarray(whole["embed"]["table"])).max() > 0  # rounded
+
+
+def test_bpe_vocabulary_with_two_tokens_of_one_id_is_refused(directory, tmp_path):
+    # '%' and '&' both 5: "%&" would encode to [5, 5] and decode to "%%"
+    vocab = json.loads((directory / "vocab.json").read_text())
+    token = {i: t for t, i in vocab.items()}
+    (tmp_path / "vocab.json").write_text(json.dumps({**vocab, token[6]: 5}))
+    (tmp_path / "merges.txt").write_text((directory / "merges.txt").read_text())
+    with pytest.raises(DataError, match=r"two tokens one id: .* both 5"):
+        BPETokenizer.load(tmp_path)

@@ -71,6 +71,20 @@ def _lacking_bytes(tokenizer):
     return frozenset(c for c in _byte_alphabet().values() if c not in vocab)
 
 
+def _check_ids(tokenizer):
+    # two tokens with one id encode differently from how they decode
+    vocab = tokenizer.get_vocab(with_added_tokens=True)
+    if len(set(vocab.values())) < len(vocab):
+        seen, shared = {}, None
+        for token, i in sorted(vocab.items(), key=lambda item: item[1]):
+            if i in seen:
+                shared = (seen[i], token, i)
+                break
+            seen[i] = token
+        raise DataError(f"the BPE vocabulary gives two tokens one id: {shared[0]!r} and "
+                        f"{shared[1]!r} are both {shared[2]}; each token needs its own id")
+
+
 class BPETokenizer:
     """A byte-level BPE tokenizer with the interface of `Vocabulary`.
 
@@ -93,6 +107,7 @@ class BPETokenizer:
         self.tokenizer = _gpt2_pipeline(tokenizer) if byte_level else tokenizer
         self.unknown = None
         self._lacking = _lacking_bytes(self.tokenizer)
+        _check_ids(self.tokenizer)
 
     @classmethod
     def from_files(cls, vocab, merges):
