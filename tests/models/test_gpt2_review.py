@@ -207,3 +207,20 @@ def test_bpe_vocabulary_with_two_tokens_of_one_id_is_refused(directory, tmp_path
     (tmp_path / "merges.txt").write_text((directory / "merges.txt").read_text())
     with pytest.raises(DataError, match=r"two tokens one id: .* both 5"):
         BPETokenizer.load(tmp_path)
+
+
+def test_fine_tuning_refuses_architecture_from_a_config_file(directory, tmp_path):
+    # the command line refuses --layers next to --init-from; a config file (or the API)
+    # setting layers was overridden by the checkpoint without a word
+    from levante.train import TrainConfig, TrainError
+    from levante.train._run import finetune_settings
+
+    with pytest.raises(TrainError, match=r"layers=6 \(the checkpoint's: 2\)"):
+        finetune_settings(TrainConfig(init_from=str(directory), layers=6, block=16))
+    settings, _ = finetune_settings(TrainConfig(init_from=str(directory), layers=2, block=16))
+    assert (settings.layers, settings.width, settings.heads) == (2, 32, 2)
+    config = tmp_path / "settings.toml"
+    config.write_text(f'init_from = "{directory}"\nheads = 4\n')
+    assert cli.main(["train", "--config", str(config), "--data", str(config),
+                     "--out", str(tmp_path / "run")]) == 2
+    assert not (tmp_path / "run").exists()

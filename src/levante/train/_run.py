@@ -3,6 +3,7 @@ and bench)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import jax
@@ -97,10 +98,19 @@ def finetune_settings(config):
     if pretrained.norm_eps not in (None, 1e-5):
         raise TrainError(f"--init-from {path}: layer_norm_epsilon {pretrained.norm_eps} is not "
                          "GPT-2's 1e-5, which training settings cannot express")
-    return config.replace(layers=pretrained.layers, heads=pretrained.heads,
-                          width=pretrained.width, positions="learned", gated=False,
-                          norm="layer", activation=pretrained.activation, bias=True,
-                          tie=pretrained.tie), tokenizer
+    architecture = dict(layers=pretrained.layers, heads=pretrained.heads,
+                        width=pretrained.width, positions="learned", gated=False, norm="layer",
+                        activation=pretrained.activation, bias=True, tie=pretrained.tie)
+    # a setting a config file (or the API) changed from its default, which the checkpoint
+    # would silently override
+    defaults = {f.name: f.default for f in dataclasses.fields(config)}
+    clash = [f"{name}={getattr(config, name)!r} (the checkpoint's: {value!r})"
+             for name, value in architecture.items()
+             if getattr(config, name) not in (defaults[name], value)]
+    if clash:
+        raise TrainError(f"--init-from {path} takes the architecture from the checkpoint; "
+                         f"the settings {', '.join(clash)} cannot change it: leave them out")
+    return config.replace(**architecture), tokenizer
 
 
 def pretrained_params(config, shardings=None):
