@@ -224,3 +224,38 @@ def test_fine_tuning_refuses_architecture_from_a_config_file(directory, tmp_path
     assert cli.main(["train", "--config", str(config), "--data", str(config),
                      "--out", str(tmp_path / "run")]) == 2
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"width": 32}, r"out/b has shape \(16,\); the config gives \(32,\)"),
+    ({"layers": 1}, r"hold blocks/1/.*layers=1"),
+    ({"layers": 3}, r"have no blocks/2/"),
+    ({"tie": False}, r"have no head/w"),
+    ({"block": 16}, r"positions has shape \(32, 16\)"),
+])
+def test_save_refuses_parameters_that_contradict_the_config(tmp_path, change, message):
+    import dataclasses
+
+    import jax
+
+    config = gpt.GPTConfig(vocab=50, layers=2, heads=2, width=16, block=32,
+                           activation="gelu_tanh")
+    params = gpt.init(config, jax.random.key(0))
+    with pytest.raises(gpt2.CheckpointError, match=message):
+        gpt2.save(params, dataclasses.replace(config, **change), tmp_path)
+    assert list(tmp_path.iterdir()) == []  # nothing written under a config.json that lies
+
+
+def test_save_where_a_file_or_directory_is_in_the_way(tmp_path):
+    import jax
+
+    config = gpt.GPTConfig(vocab=50, layers=1, heads=2, width=16, block=8,
+                           activation="gelu_tanh")
+    params = gpt.init(config, jax.random.key(0))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(gpt2.CheckpointError, match="cannot make the directory"):
+        gpt2.save(params, config, tmp_path / "file")
+    (tmp_path / "out" / "config.json").mkdir(parents=True)
+    with pytest.raises(gpt2.CheckpointError, match=r"cannot write .*config\.json"):
+        gpt2.save(params, config, tmp_path / "out")
+    assert not list((tmp_path / "out").glob("*.tmp"))

@@ -181,6 +181,7 @@ def hf_state(params, config):
     config_to_hf(config)  # refuses what is not GPT-2 shaped
     names = _hf_names(config)
     paths = jax.tree_util.tree_leaves(tags(params))
+    _check_params(params, paths, config)
     state = {}
     for path, leaf in zip(paths, jax.tree_util.tree_leaves(params)):
         name, transposed = names[path]
@@ -188,6 +189,22 @@ def hf_state(params, config):
         state[_full_name(name, "transformer.")] = np.ascontiguousarray(
             array.T if transposed else array)
     return state
+
+
+def _check_params(params, paths, config):
+    # parameters of another size would be written under a config.json that contradicts them
+    shapes, expected_paths = _template(config)
+    expected = dict(zip(expected_paths, (leaf.shape for leaf in jax.tree_util.tree_leaves(shapes))))
+    given = dict(zip(paths, (np.shape(leaf) for leaf in jax.tree_util.tree_leaves(params))))
+    for path in sorted(set(expected) | set(given)):
+        if path not in given:
+            raise CheckpointError(f"the parameters have no {path}, which the config's GPT has")
+        if path not in expected:
+            raise CheckpointError(f"the parameters hold {path}, which the config's GPT has not "
+                                  f"(layers={config.layers}, tie={config.tie})")
+        if tuple(given[path]) != tuple(expected[path]):
+            raise CheckpointError(f"the parameter {path} has shape {tuple(given[path])}; the "
+                                  f"config gives {tuple(expected[path])}")
 
 
 def params_from_hf(state, config, source="the state"):
@@ -405,10 +422,14 @@ def _shape_of(file, name):
 
 def _write_atomically(path, write):
     temporary = path.with_name(path.name + ".tmp")
-    write(temporary)
-    with open(temporary, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
+    try:
+        write(temporary)
+        with open(temporary, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except OSError as error:  # a full disk, no permission, a directory of that name
+        temporary.unlink(missing_ok=True)
+        raise CheckpointError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def save(params, config, path, tokenizer=None):
@@ -437,7 +458,10 @@ def save(params, config, path, tokenizer=None):
     state = {name: np.asarray(array, np.float32) for name, array in
              hf_state(params, config).items()}
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a file where the directory goes, no permission
+        raise CheckpointError(f"cannot make the directory {path}: {error.strerror}") from None
     # transformers refuses safetensors files without the framework in their metadata
     _write_atomically(path / WEIGHTS, lambda p: save_file(state, str(p), metadata={"format": "pt"}))
     _write_atomically(path / CONFIG, lambda p: p.write_text(json.dumps(hf, indent=2) + "\n",
