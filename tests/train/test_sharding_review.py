@@ -99,3 +99,24 @@ def test_resume_with_another_process_count_fails_before_joining(tmp_path, capsys
     (tmp_path / "run.json").write_text(json.dumps(record))
     assert cli.main(["train", "--resume", str(tmp_path), *flags]) == 2
     assert f"was trained by {wrote} process" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("tensor", "write a tuple"),            # was read letter by letter: 6 axes
+    (5, "write a tuple"),                   # was a raw TypeError
+    (("tensor", "tensor"), "names a mesh axis twice"),
+    ((("fsdp", "tensor"), "tensor"), "names a mesh axis twice"),
+])
+def test_a_malformed_sharding_rule_is_an_error(spec, message):
+    with pytest.raises(TrainError, match=message):
+        lt.param_specs({"w": np.zeros((8, 8))}, lt.mesh("data=1"), [("w", spec)])
+
+
+def test_a_rule_that_splits_over_fsdp_is_not_split_again():
+    # FSDP added 'fsdp' to a second axis: P('fsdp', 'fsdp'), a raw error from JAX
+    from jax.sharding import AbstractMesh, PartitionSpec
+
+    four = AbstractMesh((1, 4, 1), ("data", "fsdp", "tensor"))  # the specs need no devices
+    specs = lt.param_specs({"w": np.zeros((8, 8)), "v": np.zeros((8, 8))}, four,
+                           [("w", ("fsdp", None))])
+    assert specs == {"w": PartitionSpec("fsdp", None), "v": PartitionSpec("fsdp", None)}

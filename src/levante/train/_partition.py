@@ -61,7 +61,15 @@ def _size(mesh, axes):
 
 def _ruled_spec(path, shape, spec, mesh):
     """The rule's spec for one leaf, checked against its shape."""
+    if isinstance(spec, str) or not isinstance(spec, (tuple, list, PartitionSpec)):
+        raise TrainError(f"the sharding rule for {path} is {spec!r}: write a tuple with one "
+                         f"entry per array axis, e.g. (None, 'tensor')")
     spec = tuple(spec)
+    named = [a for axes in spec if axes is not None
+             for a in (axes if isinstance(axes, tuple) else (axes,))]
+    if len(named) != len(set(named)):
+        raise TrainError(f"the sharding rule {spec} for {path} names a mesh axis twice; an "
+                         "axis of the mesh splits at most one array axis")
     if len(spec) != len(shape):
         raise TrainError(f"the sharding rule {spec} for {path} names {len(spec)} axes; the "
                          f"array has shape {tuple(shape)}")
@@ -76,7 +84,9 @@ def _ruled_spec(path, shape, spec, mesh):
 def _fsdp(shape, spec, parts):
     """FSDP: split the largest axis not yet split that `parts` divides (none: stay whole)."""
     free = [i for i, axes in enumerate(spec) if axes is None and shape[i] % parts == 0]
-    if parts == 1 or not free:
+    taken = any(a == "fsdp" for axes in spec if axes is not None
+                for a in (axes if isinstance(axes, tuple) else (axes,)))
+    if parts == 1 or not free or taken:  # a rule that already splits over fsdp wins
         return spec
     largest = max(free, key=lambda i: (shape[i], -i))  # the first of equal sizes
     return spec[:largest] + ("fsdp",) + spec[largest + 1:]
