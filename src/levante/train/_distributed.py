@@ -68,6 +68,9 @@ def initialize_distributed(coordinator, num_processes, process_id, heartbeat_tim
     --coordinator is HOST:PORT (e.g. localhost:12355), not 'localhost'
     """
     check_distributed(coordinator, num_processes, process_id)
+    if process_id == 0:
+        # gRPC's failure to bind is sometimes an exception and sometimes a process abort
+        _check_port_free(coordinator, num_processes)
     if process_id != 0:
         # XLA aborts the whole process (SIGABRT, a C++ stack trace) when the coordinator
         # cannot be reached in time: wait for its port here, where a failure can be said
@@ -82,6 +85,26 @@ def initialize_distributed(coordinator, num_processes, process_id, heartbeat_tim
         where = ("cannot listen on" if process_id == 0 else "cannot join the coordinator at")
         raise TrainError(f"process {process_id} of {num_processes} {where} {coordinator}: "
                          f"{str(error).splitlines()[0]}") from None
+
+
+def _check_port_free(coordinator, num_processes):
+    """TrainError when process 0 could not listen on the coordinator's port (the
+    coordinator's server listens on every address, so the port is tried on all of them)."""
+    port = int(coordinator.rpartition(":")[2])
+    for family, address in ((socket.AF_INET6, "::"), (socket.AF_INET, "0.0.0.0")):
+        try:
+            probe = socket.socket(family, socket.SOCK_STREAM)
+        except OSError:  # no IPv6 on this machine
+            continue
+        try:
+            probe.bind((address, port))
+        except OSError as error:
+            raise TrainError(f"process 0 of {num_processes} cannot listen on {coordinator}: "
+                             f"port {port} is taken ({error.strerror or error}); choose "
+                             "another port for --coordinator") from None
+        finally:
+            probe.close()
+        return  # one successful bind on the dual-stack address covers both families
 
 
 def _wait_for_coordinator(coordinator, timeout):
