@@ -177,9 +177,9 @@ def test_rearrange_still_concatenates():
 
 
 @pytest.mark.parametrize("size", [float("inf"), float("nan"), 2**63, 10**30, -1, 2.5, "3",
-                                  None, 1j, [2**70]],
+                                  None, 1j, [2**70], True, np.True_],
                          ids=["inf", "nan", "2**63", "10**30", "negative", "fraction",
-                              "string", "none", "complex", "list"])
+                              "string", "none", "complex", "list", "True", "np.True_"])
 def test_hostile_sizes_are_notation_errors_naming_the_size(size):
     with pytest.raises(ein.NotationError) as info:
         ein.rearrange("a -> a b", v6, b=size)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import numpy as np
+
 from ._errors import NotationError, NotationRankError, NotationSizeError
 from ._syntax import ANONYMOUS, Arrow, Axis, Concat, Ellipsis_, Group, Number, walk
 
@@ -216,7 +218,10 @@ MAX_RANK = 64
 
 
 def _check_size(name, value):
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, (bool, np.bool_)):  # True == 1, but a flag is no size
+        raise NotationSizeError(
+            f"the size given for `{name}` is {value!r}; a size is a non-negative integer")
+    if not isinstance(value, int):
         try:
             as_int = int(value)
             same = as_int == value
