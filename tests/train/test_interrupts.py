@@ -25,15 +25,6 @@ TIMINGS = ("tokens_per_s", "ms_per_step")
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    rng = np.random.default_rng(0)
-    words = ["to", "be", "or", "not", "that", "is", "the", "question", "\n"]
-    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
-    path.write_text(" ".join(rng.choice(words, 3000)), encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
 def reference(corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("reference") / "run"
     assert cli.main(["train", *FLAGS, "--data", str(corpus), "--out", str(out)]) == 0

@@ -11,7 +11,6 @@ import os
 import shutil
 import time
 
-import numpy as np
 import pytest
 
 from levante import cli
@@ -20,15 +19,6 @@ from levante.train import TrainConfig, TrainError, _checkpoint, load_params, rea
 TINY = dict(layers=1, heads=2, width=16, block=16, batch=4, eval_every=3, eval_batches=2,
             sample_tokens=3, checkpoint_every=2)
 TIMINGS = ("tokens_per_s", "ms_per_step")  # measurements of the machine, not of the run
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    rng = np.random.default_rng(0)
-    words = ["to", "be", "or", "not", "that", "is", "the", "question", "\n"]
-    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
-    path.write_text(" ".join(rng.choice(words, 3000)), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import numbers
 from ._engine import run, run1, shapes_of
 from ._errors import NotationError
 from ._layout import compose, decompose
-from ._op import Op, check_bracket_sides, expect_count, layout_names, whole
+from ._op import Op, arrow_side, check_bracket_sides, expect_count, layout_names, whole
 from ._solve import Atom, Dim, display, is_number
 from ._syntax import Arrow, has_brackets, strip_brackets, walk
 
@@ -37,7 +37,7 @@ class Along(Op):
         if arrows and self.name in ("argmax", "argmin") and signature.outputs is None:
             # `b [h->] w c`, `b [h->1] w c`, `b [h w->2] c`: the right side of the arrow is
             # what takes the bracket's place in the output (einx 0.4)
-            return ((_side(expr, "left"),), (strip_brackets(_side(expr, "right")),),
+            return ((arrow_side(expr, "left"),), (strip_brackets(arrow_side(expr, "right")),),
                     signature.input_spans)
         if signature.outputs is None:
             if self.name in ("argmax", "argmin") and signature.text.count("[") != 1:
@@ -91,16 +91,6 @@ class Along(Op):
         else:
             y = w.call(w.backend.sort(self.name, x, axes[0]), [x], same)
         return [compose(w, y, names, call.outputs[0], sizes, call.text)]
-
-
-def _side(expr, side):
-    out = []
-    for node in expr:
-        if isinstance(node, Arrow):
-            out.extend(getattr(node, side))
-        else:
-            out.append(node)
-    return tuple(out)
 
 
 def _check_order_and_names(kind, call, layout):

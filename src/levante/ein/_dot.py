@@ -13,6 +13,7 @@ from ._errors import NotationError
 from ._layout import compose, decompose, letters_for, output_names
 from ._op import (
     Op,
+    arrow_side,
     check_bracket_sides,
     expect_count,
     forbid_bracketed_outputs,
@@ -100,20 +101,10 @@ def _shorthand(signature, count, arrows):
                             "full 'a b, b c -> a c'", signature.text, arrows[0].span)
     expect_count(signature, count, 2)
     (expr,) = signature.inputs
-    first = strip_brackets(_replace(expr, "left"))
+    first = strip_brackets(arrow_side(expr, "left"))
     second = strip_brackets(tuple(n for a in arrows for n in a.left + a.right))
-    output = strip_brackets(_replace(expr, "right"))
+    output = strip_brackets(arrow_side(expr, "right"))
     return (first, second), (output,), (signature.input_spans[0], arrows[0].span)
-
-
-def _replace(expr, side):
-    out = []
-    for node in expr:
-        if isinstance(node, Arrow):
-            out.extend(getattr(node, side))
-        else:
-            out.append(node)
-    return tuple(out)
 
 
 _DOT = Dot()

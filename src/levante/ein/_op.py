@@ -8,7 +8,7 @@ expressions, and a `write(writer, call)` method that plans the backend calls.
 from __future__ import annotations
 
 from ._errors import NotationError, NotationRankError
-from ._syntax import Concat, atoms, has_brackets, strip_brackets, walk
+from ._syntax import Arrow, Concat, atoms, has_brackets, strip_brackets, walk
 
 
 class Op:
@@ -26,6 +26,17 @@ class Op:
 
     def write(self, w, call):
         raise NotImplementedError
+
+
+def arrow_side(expr, side):
+    """`expr` with each `[a -> b]` arrow replaced by its `side` ("left": `a`, "right": `b`)."""
+    out = []
+    for node in expr:
+        if isinstance(node, Arrow):
+            out.extend(getattr(node, side))
+        else:
+            out.append(node)
+    return tuple(out)
 
 
 def whole(signature):
