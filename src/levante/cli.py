@@ -123,6 +123,11 @@ def _settings(args):
         given = getattr(args, field.name)
         if given is not None:
             values[field.name] = given
+    if isinstance(values.get("mesh"), str):
+        # written, even empty ("--mesh=", mesh = ""): the default "" means "not given"
+        from levante.train._mesh import parse_mesh
+
+        parse_mesh(values["mesh"])
     return from_mapping(values, args.config or "the command line")
 
 

@@ -147,7 +147,8 @@ class TrainConfig:
             raise TrainError(f"--grad-accum {self.grad_accum} must divide --batch {self.batch}")
         if self.precision != "float32" and self.model != "gpt":
             raise TrainError(f"--precision {self.precision} is for --model gpt")
-        tensor = parse_mesh(self.mesh)["tensor"] or 1  # a TrainError naming what is wrong
+        # "" (the default) is every device on data; an empty --mesh= is refused by the CLI
+        tensor = parse_mesh(self.mesh or None)["tensor"] or 1  # a TrainError naming what is wrong
         # tensor splits the transformer's heads (Megatron-LM): the LSTM has none, and would
         # only repeat the same work on every device of the axis
         if tensor > 1 and self.model != "gpt":

@@ -30,7 +30,8 @@ BATCH_AXES = ("data", "fsdp")  # the axes a batch splits over
 
 def parse_mesh(spec):
     """{"data": n, "fsdp": m, "tensor": k} from "data=2,fsdp=4", a mapping, or None (all
-    sizes unset); sizes not given are None.
+    sizes unset); sizes not given are None. A string with no axis (empty) or an empty part
+    ("data=2,") is a `TrainError`: None is how to ask for the default.
 
     >>> parse_mesh("data=2,tensor=4")
     {'data': 2, 'fsdp': None, 'tensor': 4}
@@ -38,8 +39,15 @@ def parse_mesh(spec):
     if spec is None:
         return dict.fromkeys(AXES)
     if isinstance(spec, str):
+        parts = [p.strip() for p in spec.split(",")]
+        if not any(parts) or not all(parts):
+            # an empty --mesh= would otherwise mean the default, a stray comma nothing
+            what = "is empty" if not any(parts) else "has an empty part"
+            raise TrainError(f"the mesh {spec!r} {what}: write --mesh data=N[,fsdp=M]"
+                             "[,tensor=K] (e.g. data=2,fsdp=4), or leave the flag out to use "
+                             "every local device on data")
         pairs = []
-        for part in filter(None, (p.strip() for p in spec.split(","))):
+        for part in parts:
             name, equals, size = part.partition("=")
             if not equals:
                 raise TrainError(f"the mesh {spec!r}: {part!r} is not axis=size; write e.g. "

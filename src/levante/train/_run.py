@@ -13,7 +13,7 @@ from levante import data
 from levante.core import trace_shapes
 from levante.models import gpt, lstm
 
-from . import _checkpoint
+from . import _checkpoint, _shards
 from ._config import from_mapping
 from ._errors import TrainError
 
@@ -156,13 +156,27 @@ def checked_checkpoint(run, record, model, model_config, opt=None):
     return shapes, _checkpoint.load_arrays(path, raw)
 
 
+def _checked_shards(run, record):
+    # run.json's own checkpoint and hash are process 0's file of the same step
+    shards = record["shards"]
+    _shards.check_record(shards)  # the kinds of its fields
+    if (shards.get("step") != record["step"] or shards["files"][0] != record["checkpoint"]
+            or shards["sha256"][0] != record["sha256"]):
+        raise TrainError(f"{Path(run) / _checkpoint.RUN_FILE} is damaged: its 'shards' do not "
+                         "describe the checkpoint of its step")
+    return shards
+
+
 def load_params(run):
     """(settings, vocabulary, model module, model config, params) of a run's checkpoint.
 
     The run directory is untrusted input: `run.json` is checked field by field, the
     checkpoint's hash and the tensor shapes in its header are checked against the settings
     before any array is built (`lv.trace_shapes` gives the structure; nothing is
-    initialized). Raises TrainError naming the file and field that is wrong.
+    initialized). A run trained by several processes has one file per process, each with
+    its slices: every file is checked against its hash and the whole parameters are
+    assembled from them (`gather_shards`). Raises TrainError naming the file and field
+    that is wrong, or the missing file.
 
     >>> import io, tempfile
     >>> from levante.train import TrainConfig, train
@@ -175,7 +189,12 @@ def load_params(run):
     """
     settings, vocabulary, record = open_run(run)
     model, model_config = model_of(settings, len(vocabulary))
-    shapes, arrays = checked_checkpoint(run, record, model, model_config)
+    if "shards" in record:  # written by several processes: each file holds its slices
+        shapes = param_shapes(model, model_config)
+        arrays = _shards.gather_shards(run, _checked_shards(run, record),
+                                       _checkpoint.shapes("params", shapes))
+    else:
+        shapes, arrays = checked_checkpoint(run, record, model, model_config)
     template = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shapes)
     params = _checkpoint.unflatten("params", arrays, template)
     return settings, vocabulary, model, model_config, params

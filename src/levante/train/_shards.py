@@ -22,6 +22,7 @@ pickle, written through the same atomic protocol, hashed), cut into slices.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from pathlib import Path
 
@@ -115,7 +116,7 @@ def save_shards(run, step, trees, mesh, name=file_name):
             "sha256": hashes}
 
 
-def _check_record(record):
+def check_record(record):
     """The fields of a record read from disk (untrusted): kinds, plain file names, hashes."""
     def whole(v):
         return isinstance(v, int) and not isinstance(v, bool)
@@ -136,7 +137,7 @@ def _check_record(record):
 
 
 def _check_topology(record, mesh):
-    _check_record(record)
+    check_record(record)
     processes = jax.process_count()
     here = {axis: int(size) for axis, size in mesh.shape.items()}
     if record["processes"] != processes or record["mesh"] != here:
@@ -193,3 +194,108 @@ def _assemble(name, leaf, arrays, path):
             raise TrainError(f"the checkpoint's {key} has shape {piece.shape}, not {expected}")
         pieces.append(jax.device_put(piece.astype(leaf.dtype), device))
     return jax.make_array_from_single_device_arrays(shape, sharding, pieces)
+
+
+def _parse_key(key, run_file):
+    """("prefix/path", (slice, ...)) of a key `prefix/path@0:4,0:32` of a shard file."""
+    name, at, text = key.rpartition("@")
+    if not at:
+        raise TrainError(f"the checkpoint {run_file} holds {key!r}, not a slice name "
+                         "path@start:stop,...")
+    bounds = []
+    for part in filter(None, text.split(",")):
+        start, colon, stop = part.partition(":")
+        if not (colon and start.isdigit() and stop.isdigit() and int(start) <= int(stop)):
+            raise TrainError(f"the checkpoint {run_file} holds {key!r}, whose slice "
+                             f"{part!r} is not start:stop")
+        bounds.append((int(start), int(stop)))
+    return name, tuple(bounds)
+
+
+def _check_tiling(name, shape, slices, where):
+    """The distinct slices of one array cover it exactly: along each axis their bounds tile
+    [0, size), and every cell of that grid is present (the slices of one sharding are a
+    grid; anything else is a damaged or foreign checkpoint)."""
+    cells = 1
+    for axis, size in enumerate(shape):
+        bounds = sorted({s[axis] for s in slices})
+        if (bounds[0][0] != 0 or bounds[-1][1] != size
+                or any(a[1] != b[0] for a, b in itertools.pairwise(bounds))):
+            raise TrainError(f"the checkpoint files {where} hold slices of {name} that do not "
+                             f"cover its {size} entries along axis {axis}: a file is missing "
+                             "or was written for another sharding")
+        cells *= len(bounds)
+    if len(slices) != cells:
+        raise TrainError(f"the checkpoint files {where} lack {cells - len(slices)} of the "
+                         f"{cells} slices of {name}: a process's file is missing or damaged")
+
+
+def gather_shards(run, record, expected):
+    """{name: whole NumPy array} for each `"prefix/path": shape` in `expected`, assembled
+    from the slices in every process's file of the sharded checkpoint `record` (what
+    `levante sample` and `levante export` read from a run trained by several processes).
+
+    Every file must be present in `run` and match the SHA-256 the record keeps (as when the
+    run resumes); the slices of each array must tile it exactly, and a slice that several
+    processes wrote must be the same in each. Raises `TrainError` naming the missing or
+    corrupt file, or the array whose slices are missing.
+
+    >>> import tempfile, jax.numpy as jnp
+    >>> from levante.train import mesh, sharded_init
+    >>> m, run = mesh("data=1"), tempfile.mkdtemp()
+    >>> params = sharded_init(lambda: {"w": jnp.arange(6.0).reshape(2, 3)}, mesh=m)
+    >>> record = save_shards(run, 7, {"params": params}, m)
+    >>> gather_shards(run, record, {"params/w": (2, 3)})["params/w"].tolist()
+    [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    """
+    check_record(record)
+    run = Path(run)
+    paths = [run / name for name in record["files"]]
+    missing = [f"{p.name} (process {i}'s slices)" for i, p in enumerate(paths)
+               if not p.exists() and not p.is_symlink()]
+    if missing:
+        raise TrainError(f"the checkpoint of step {record.get('step')} in {run} was written by "
+                         f"{record['processes']} processes, one file each, and "
+                         f"{', '.join(missing)} is missing: copy every process's "
+                         "checkpoint file into the run directory")
+    prefixes = {name.partition("/")[0] for name in expected}
+    out, seen = {}, {name: set() for name in expected}
+    where = f"{', '.join(p.name for p in paths)} in {run}"
+    for path, digest in zip(paths, record["sha256"]):
+        raw = read_regular(path, MAX_CHECKPOINT_BYTES, "checkpoint")
+        if hashlib.sha256(raw).hexdigest() != digest:
+            raise TrainError(f"the checkpoint {path} is corrupt or truncated (its SHA-256 does "
+                             "not match the one recorded when it was written)")
+        try:
+            arrays = load(raw)
+        except (SafetensorError, ValueError) as error:
+            raise TrainError(f"the checkpoint {path} cannot be read: {error}") from None
+        del raw
+        for key in list(arrays):
+            piece = arrays.pop(key)
+            name, bounds = _parse_key(key, path)
+            if name.partition("/")[0] not in prefixes:
+                continue  # the optimizer state, when only the parameters are asked for
+            if name not in expected:
+                raise TrainError(f"the checkpoint {path} holds {name}, which the run's "
+                                 "settings do not give: it was written for another model")
+            shape = tuple(expected[name])
+            if len(bounds) != len(shape) or any(stop > n for (_, stop), n in zip(bounds, shape)):
+                raise TrainError(f"the checkpoint {path} holds the slice {key} of {name}, "
+                                 f"outside its shape {shape}")
+            index = tuple(slice(start, stop) for start, stop in bounds)
+            if piece.shape != tuple(stop - start for start, stop in bounds):
+                raise TrainError(f"the checkpoint's {key} in {path} has shape {piece.shape}")
+            whole = out.setdefault(name, np.empty(shape, piece.dtype))
+            if bounds in seen[name]:  # replicated: every copy must agree
+                if not np.array_equal(whole[index], piece):
+                    raise TrainError(f"the checkpoint files {where} disagree on {key}")
+            else:
+                whole[index] = piece
+                seen[name].add(bounds)
+    for name, shape in expected.items():
+        if not seen[name]:
+            raise TrainError(f"the checkpoint files {where} lack {name}: they were written "
+                             "for another model or optimizer configuration")
+        _check_tiling(name, tuple(shape), seen[name], where)
+    return out
