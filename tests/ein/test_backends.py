@@ -207,11 +207,11 @@ CASES = [
          lambda xp, x: xp.sort(x, axis=1), (distinct,), (0,)),
     Case("argsort", lambda x: ein.argsort("[a] b", x),
          lambda xp, x: xp.argsort(x, axis=0), (distinct.T,)),
-    Case("argmax", lambda x: ein.argmax("a [b] c", x),
-         lambda xp, x: xp.argmax(x, axis=1), (x3,)),
+    Case("argmax", lambda x: ein.argmax("a [b] c", x),  # a unit coordinate axis (einx 0.4)
+         lambda xp, x: xp.argmax(x, axis=1)[:, None], (x3,)),
     Case("argmax-two-axes", lambda x: ein.argmax("b [h w]", x),
          lambda xp, x: _argmax2(xp, x), (x3,)),
-    Case("argmin", lambda x: ein.argmin("a b [c]", x),
+    Case("argmin", lambda x: ein.argmin("a b [c] -> a b", x),
          lambda xp, x: xp.argmin(x, axis=2), (x3,)),
 ]
 BY_ID = {case.id: case for case in CASES}

@@ -113,7 +113,10 @@ PAIRS = [
      (x3,)),
     ("flip", lambda x: ein.flip("b [t] c", x), lambda x: jnp.flip(x, axis=1), (x3,)),
     ("sort", lambda x: ein.sort("b t [c]", x), lambda x: jnp.sort(x, axis=-1), (x3,)),
-    ("argmax", lambda x: ein.argmax("b t [c]", x), lambda x: jnp.argmax(x, axis=-1), (x3,)),
+    ("argmax", lambda x: ein.argmax("b t [c] -> b t", x), lambda x: jnp.argmax(x, axis=-1),
+     (x3,)),
+    ("argmax-unit-axis", lambda x: ein.argmax("b t [c]", x),
+     lambda x: jnp.argmax(x, axis=-1).reshape(x.shape[:-1] + (1,)), (x3,)),
     # -- a whole block
     ("attention", attention_ein, attention_jnp, (q, k, v)),
 ]

@@ -1,13 +1,14 @@
 """Ops along the bracketed axes, repeated over the others.
 
 `softmax log_softmax` (over all bracketed axes jointly), `roll` (`shift=` an int or one per
-bracketed axis), `flip`, `sort argsort` (one bracketed axis), `argmax argmin` (one bracketed
-axis disappears; several become one coordinate axis where the first one was).
+bracketed axis), `flip`, `sort argsort` (one bracketed axis), `argmax argmin` (a coordinate
+axis with one entry per bracketed axis takes the bracket's place, as in einx 0.4).
 An output after `->` rearranges the result: `b q [k] h -> b h q k`.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 
 from ._engine import run, run1, shapes_of
@@ -15,7 +16,7 @@ from ._errors import NotationError
 from ._layout import compose, decompose
 from ._op import Op, arrow_side, check_bracket_sides, expect_count, layout_names, whole
 from ._solve import Atom, Dim, display, is_number
-from ._syntax import Arrow, has_brackets, strip_brackets, walk
+from ._syntax import Arrow, Axis, Number, has_brackets, strip_brackets, walk
 
 SHAPED_LIKE_INPUT = ("softmax", "log_softmax", "roll", "flip", "sort", "argsort")
 
@@ -71,15 +72,7 @@ class Along(Op):
             raise NotationError(f"{self.name} works along one bracketed axis", call.text,
                                 (spans[0][0], spans[-1][1]))
         if self.name in ("argmax", "argmin"):
-            kept = {a.name for d in (call.outputs[0] if call.outputs else ()) for a in d.atoms}
-            for a in (a for d in layout for a in d.atoms if a.bracketed and a.name in kept):
-                raise NotationError(f"axis `{display(a.name)}` is bracketed, so {self.name} "
-                                    "removes it, but it is also in the output", call.text, a.span)
-            y, result = _arg(w, self.name, x, names, marked, sizes)
-            target = call.outputs[0] if call.outputs else _arg_output(layout, marked, sizes)
-            if call.outputs and len(marked) > 1:
-                result = _name_coordinate(result, names, target, sizes)
-            return [compose(w, y, result, target, sizes, call.text)]
+            return [_write_arg(w, self.name, call, layout, x, names, marked, sizes)]
         same = [sizes[n] for n in names]
         if self.name in ("softmax", "log_softmax"):
             y, names = _softmax(w, self.name, x, names, marked, sizes)
@@ -126,46 +119,106 @@ def _softmax(w, kind, x, names, marked, sizes):
     return w.reshape(y, [sizes[n] for n in rest + marked]), rest + marked
 
 
-def _arg(w, kind, x, names, marked, sizes):
+def _write_arg(w, kind, call, layout, x, names, marked, sizes):
+    """argmax/argmin (einx 0.4): a coordinate axis with one entry per bracketed axis takes
+    the bracket's place: `b [h] w c` gives `b 1 w c`, `b [h w] c` gives `b 2 c`. A written
+    output puts the coordinate axis where its one bracketed axis is (`b [h w] c -> b c [2]`);
+    an output without brackets is allowed for one bracketed axis and drops it
+    (`b [h] w c -> b w c`)."""
+    kept = {a.name for d in (call.outputs[0] if call.outputs else ()) for a in d.atoms}
+    for a in (a for d in layout for a in d.atoms if a.bracketed and a.name in kept):
+        raise NotationError(f"axis `{display(a.name)}` is bracketed, so {kind} "
+                            "removes it, but it is also in the output", call.text, a.span)
+    # a unit axis `1` of its own counts, as in einx (its coordinate is 0); inside a
+    # composition, `(1 b)`, it is no axis
+    bracketed = [a for d in layout for a in d.atoms if a.bracketed
+                 and not (len(d.atoms) > 1 and is_number(a.name) and sizes[a.name] == 1)]
+    count = len(bracketed)
+    if call.outputs:
+        target = call.outputs[0]
+        coordinate = _coordinate_atom(kind, call, target, count, sizes)
+    else:
+        coordinate = Atom(f"{count}@coordinate", False, bracketed[0].span)
+        sizes[coordinate.name] = count
+        target = _arg_output(layout, coordinate)
+    rest = [n for n in names if n not in marked]
+    index = _arg_index(w, kind, x, names, marked, sizes)
+    if coordinate is None:
+        return compose(w, index, rest, target, sizes, call.text)
+    if count == 1:
+        y = w.reshape(index, [sizes[n] for n in rest] + [1])
+    else:
+        flat = math.prod(sizes[a.name] for a in bracketed)
+        coords, stride = [], flat
+        for a in bracketed:
+            stride //= sizes[a.name]
+            coords.append(w.call(f"({index} // {stride}) % {sizes[a.name]}", [index]))
+        y = w.call(w.backend.stack(coords, len(rest)), coords)
+    return compose(w, y, rest + [coordinate.name], target, sizes, call.text)
+
+
+def _arg_index(w, kind, x, names, marked, sizes):
+    """The flat index of the extreme entry over the `marked` axes (row-major, in bracket
+    order), one per position of the other axes."""
     rest = [n for n in names if n not in marked]
     if len(marked) == 1:
-        y = w.call(w.backend.arg(kind, x, names.index(marked[0])), [x], [sizes[n] for n in rest])
-        return y, rest
+        return w.call(w.backend.arg(kind, x, names.index(marked[0])), [x],
+                      [sizes[n] for n in rest])
     x = w.transpose(x, [names.index(n) for n in rest + marked])
-    flat = 1
-    for n in marked:
-        flat *= sizes[n]
-    x = w.reshape(x, [sizes[n] for n in rest] + [flat])
-    index = w.call(w.backend.arg(kind, x, len(rest)), [x])
-    coords, stride = [], flat
-    for n in marked:
-        stride //= sizes[n]
-        coords.append(w.call(f"({index} // {stride}) % {sizes[n]}", [index]))
-    coordinate = f"{len(marked)}@coordinate"
-    sizes[coordinate] = len(marked)
-    return w.call(w.backend.stack(coords, len(rest)), coords), rest + [coordinate]
+    x = w.reshape(x, [sizes[n] for n in rest] + [math.prod(sizes[n] for n in marked)])
+    return w.call(w.backend.arg(kind, x, len(rest)), [x], [sizes[n] for n in rest])
 
 
-def _name_coordinate(result, names, target, sizes):
-    """In a written output (`b [h w] c -> b c [2]`) the coordinate axis is the number of
-    its size that the input lacks."""
-    coordinate = result[-1]
-    for dim in target:
-        for a in dim.atoms:
-            if is_number(a.name) and a.name not in names and sizes[a.name] == sizes[coordinate]:
-                return result[:-1] + [a.name]
-    return result
+def _coordinate_atom(kind, call, target, count, sizes):
+    """The output axis that holds the coordinates: the one written in brackets (or on the
+    right of `[h -> 1]`); None when the output brackets nothing, which one bracketed axis
+    allows."""
+    spans = _coordinate_spans(call.signature)
+    found = [(i, a) for i, d in enumerate(target) for a in d.atoms if a.span in spans]
+    dims = {i for i, _ in found}
+    real = [a for _, a in found if not (is_number(a.name) and sizes[a.name] == 1)]
+    if len(dims) > 1 or len(real) > 1:
+        raise NotationError(f"{kind} writes its coordinates along one axis: bracket one axis "
+                            "of the output", call.text, (found[0][1].span[0], found[-1][1].span[1]))
+    if not found:
+        if count != 1:
+            raise NotationError(
+                f"{kind} over {count} bracketed axes returns {count} coordinates: write their "
+                f"axis in brackets in the output, e.g. '... -> ... [{count}]'", call.text,
+                whole(call.signature))
+        return None
+    atom = real[0] if real else found[0][1]
+    if sizes[atom.name] != count:
+        raise NotationError(
+            f"the coordinate axis has size {sizes[atom.name]} but there "
+            f"{'is 1 bracketed axis' if count == 1 else f'are {count} bracketed axes'}: "
+            f"write [{count}]", call.text, atom.span)
+    return atom
 
 
-def _arg_output(layout, marked, sizes):
+def _coordinate_spans(signature):
+    if signature.outputs is not None:
+        return {n.span for n in walk(signature.outputs[0])
+                if isinstance(n, (Axis, Number)) and n.bracketed}
+    arrows = [n for expr in signature.inputs for n in walk(expr) if isinstance(n, Arrow)]
+    return {n.span for arrow in arrows for n in walk(arrow.right)
+            if isinstance(n, (Axis, Number))}
+
+
+def _arg_output(layout, coordinate):
+    """The input layout with the coordinate axis where the bracket was (`(b [h w]) c` ->
+    `(b 2) c`); the other bracketed axes go."""
     dims, placed = [], False
     for dim in layout:
-        term = tuple(a for a in dim.atoms if not a.bracketed)
+        term = []
+        for a in dim.atoms:
+            if not a.bracketed:
+                term.append(a)
+            elif not placed:
+                placed = True
+                term.append(coordinate)
         if term:
-            dims.append(Dim((term,), dim.span))
-        elif len(marked) > 1 and not placed:
-            placed = True
-            dims.append(Dim(((Atom(f"{len(marked)}@coordinate", False, dim.span),),), dim.span))
+            dims.append(Dim((tuple(term),), dim.span))
     return tuple(dims)
 
 
@@ -293,13 +346,20 @@ def argsort(expression, tensor, /, *more, **sizes):
 
 
 def argmax(expression, tensor, /, *more, **sizes):
-    """Index of the largest entry along the bracketed axes (the first one on ties).
+    """The coordinates of the largest entry along the bracketed axes (the first on ties).
 
-    One bracketed axis disappears; several become a coordinate axis, in bracket order.
+    As in einx 0.4, a coordinate axis with one entry per bracketed axis, in bracket order,
+    takes the bracket's place: `b [t]` gives `b 1`, `b [h w] c` gives `b 2 c`. A written
+    output puts it where its one bracketed axis is (`b [h w] c -> b c [2]`); an output
+    that brackets nothing drops the coordinate axis, which one bracketed axis allows
+    (`b [t] -> b`, NumPy's `argmax(x, axis=1)`). Raises `NotationError` for two bracket
+    groups without an output, or a coordinate axis of the wrong size.
 
     >>> import numpy as np
     >>> from levante import ein
     >>> ein.argmax("b [t]", np.array([[1, 5, 2]]))
+    array([[1]])
+    >>> ein.argmax("b [t] -> b", np.array([[1, 5, 2]]))
     array([1])
     >>> ein.argmax("[h w]", np.array([[1, 2], [9, 3]]))
     array([1, 0])
@@ -308,11 +368,14 @@ def argmax(expression, tensor, /, *more, **sizes):
 
 
 def argmin(expression, tensor, /, *more, **sizes):
-    """Index of the smallest entry along the bracketed axes (the first one on ties).
+    """The coordinates of the smallest entry along the bracketed axes (the first on ties),
+    laid out as in `argmax` (einx 0.4).
 
     >>> import numpy as np
     >>> from levante import ein
     >>> ein.argmin("b [t]", np.array([[4, 0, 2]]))
+    array([[1]])
+    >>> ein.argmin("b [t] -> b", np.array([[4, 0, 2]]))
     array([1])
     """
     return along("argmin", expression, tensor, more, (), sizes)
