@@ -222,7 +222,7 @@ def main():
         compiled = {"error": compiled_timer or "skipped (--no-compile-peer)"}
     ratios = summary(ours, them, compiled)
     peak = matmul_peak()
-    flops = model_flops_per_step(config, 65)
+    flops = model_flops_per_step(config, floor.VOCAB)
     mfu = flops / (ours["train_ms_per_step"] / 1e3) / (peak * 1e9)
     val, seconds = levante_run(config, args.steps, args.data) if args.steps else (None, None)
     them["val_loss"] = peer_quality(config, args.peer_steps, args.data) if args.peer_steps else None
