@@ -40,7 +40,7 @@ def layer_scale(params, x):  # ... c: one learned factor per channel, starting t
 
 def prepend_class_token(params, x):  # b s... c -> b (1 + s...) c
     token = lv.param(params["class_token"], init=lv.init.normal(0.02))
-    return ein.rearrange("b s... c, c -> b (1 + (s...)) c", x, token)
+    return ein.rearrange("c, b s... c -> b (1 + (s...)) c", token, x)
 
 
 def positional_embedding(params, x):  # b s... c: one learned vector per position

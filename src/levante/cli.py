@@ -312,8 +312,8 @@ def demo(args):
     steps = [
         ("patches: b (h ph) (w pw) c -> b (h w) (ph pw c)",
          lambda: ein.rearrange("b (h ph) (w pw) c -> b (h w) (ph pw c)", x, ph=2, pw=2)),
-        ("class token: b s... c, c -> b (1 + (s...)) c",
-         lambda: ein.rearrange("b s... c, c -> b (1 + (s...)) c", x, np.zeros(3, np.float32))),
+        ("class token: c, b s... c -> b (1 + (s...)) c",
+         lambda: ein.rearrange("c, b s... c -> b (1 + (s...)) c", np.zeros(3, np.float32), x)),
         ("mean over space: b [h w] c", lambda: ein.mean("b [h w] c", x)),
         ("linear layer: b... [c1->c2]",
          lambda: ein.dot("b... [c1->c2]", x, rng.normal(size=(3, 5)).astype(np.float32))),

@@ -188,6 +188,32 @@ CASES = [
      "a b, b", (5, "b"), "(2, 3), factory", None, "returned shape (5,)"),
     ("factory-not-a-tensor", lambda: ein.multiply("a [b]", x23, lambda shape: [1, 2, 3]),
      SizeE, "a [b]", (0, "a [b]"), "(2, 3), factory", None, "returned shape None"),
+    # -- concatenations pair inputs with parts by position (einx 0.4)
+    ("concat-operands-out-of-order", lambda: ein.rearrange("a, b -> (b + a)", x3, x23[0]),
+     AnyE, "a, b -> (b + a)", (9, "b"), "(3,), (3,)", None,
+     "write the operands in the parts' order"),
+    ("class-token-written-last",
+     lambda: ein.rearrange("b s... c, c -> b (1 + (s...)) c", x234, np.ones(4)), AnyE,
+     "b s... c, c -> b (1 + (s...)) c", (18, "1"), "(2, 3, 4), (4,)", None,
+     "write the operands in the parts' order"),
+    ("concat-parts-of-two-inputs-mixed",
+     lambda: ein.rearrange("(a + b), (c + d) -> (a + c), (b + d)", np.ones(5), np.ones(4),
+                           a=2, c=1), AnyE,
+     "(a + b), (c + d) -> (a + c), (b + d)", (25, "c"), "(5,), (4,)", "a=2, c=1",
+     "split it first"),
+    ("concat-empty-part", lambda: ein.rearrange("a, -> (a +)", x3, 1.0), SyntaxE,
+     "a, -> (a +)", (9, "+"), "(3,), ()", None, "a part of a concatenation is empty"),
+    ("concat-empty-first-part", lambda: ein.rearrange("( + a) -> a", x3), SyntaxE,
+     "( + a) -> a", (2, "+"), "(3,)", None, "a part of a concatenation is empty"),
+    # -- argmax: the coordinate axis (einx 0.4)
+    ("argmax-coordinate-size", lambda: ein.argmax("b [h] w -> b [2] w", x234), AnyE,
+     "b [h] w -> b [2] w", (14, "2"), "(2, 3, 4)", None, "the coordinate axis has size 2"),
+    ("argmax-coordinates-not-placed", lambda: ein.argmax("b [h w] -> b 2", x234), AnyE,
+     "b [h w] -> b 2", (0, "b [h w] -> b 2"), "(2, 3, 4)", None,
+     "returns 2 coordinates: write their axis in brackets"),
+    ("argmax-two-coordinate-axes", lambda: ein.argmax("b [h w] -> b [2] [1]", x234), AnyE,
+     "b [h w] -> b [2] [1]", (14, "2] [1"), "(2, 3, 4)", None,
+     "bracket one axis of the output"),
 ]
 
 

@@ -229,16 +229,16 @@ def concatenation_cases():
                frozenset({"einx"}))
     yield Case("(a + b) c -> c a, b c", [(5, 3)], {"b": 3},
                lambda x: (x[:2].T, x[2:]), frozenset({"einx"}))
-    # einx 0.4 takes neither of the next two
+    # einx 0.4 does not take a composition as a part
     yield Case("(a b + c) -> a b, c", [(10,)], {"a": 2, "b": 3},
                lambda x: (x[:6].reshape(2, 3), x[6:]))
-    yield Case("x (a + b) -> x (b + a)", [(2, 5)], {"b": 3},
-               lambda x: cat([x[:, 2:], x[:, :2]], axis=1))
-    # the class token: one vector per batch entry in front of the flattened grid
+    # the class token: one vector per batch entry in front of the flattened grid (the
+    # operands in the order of the parts, as einx 0.4 pairs them)
     for shape in [(2, 3, 4, 5), (2, 3, 5), (2, 2, 2, 2, 5)]:
-        yield Case("b s... c, c -> b (1 + (s...)) c", [shape, (5,)], {},
-                   lambda x, t: cat([np.broadcast_to(t, (x.shape[0], 1, 5)),
-                                     x.reshape(x.shape[0], -1, 5)], axis=1))
+        yield Case("c, b s... c -> b (1 + (s...)) c", [(5,), shape], {},
+                   lambda t, x: cat([np.broadcast_to(t, (x.shape[0], 1, 5)),
+                                     x.reshape(x.shape[0], -1, 5)], axis=1),
+                   frozenset({"einx"}))
     yield Case("b (1 + s) c -> b c, b s c", [(2, 4, 5)], {},
                lambda x: (x[:, 0], x[:, 1:]), frozenset({"einx"}))
 

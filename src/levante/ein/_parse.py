@@ -168,12 +168,13 @@ class _Parser:
 
     def composition(self, start, bracketed):
         terms = [self.expression(bracketed, closers=(")", "+"))]
+        pluses = []  # the span of each '+', to point at an empty part
         while True:
             token = self.peek()
             if token is None:
                 self.error("unbalanced '(': it is never closed", (start, start + 1))
             if token[0] == "+":
-                self.take()
+                pluses.append(self.take()[2:4])
                 terms.append(self.expression(bracketed, closers=(")", "+")))
                 continue
             if token[0] != ")":
@@ -182,6 +183,11 @@ class _Parser:
             stop = self.take()[3]
             if len(terms) == 1:
                 return Group(terms[0], (start, stop), bracketed)
+            for i, term in enumerate(terms):
+                if not term:  # `(a +)`: einx 0.4 refuses a part without axes
+                    self.error("a part of a concatenation is empty: each part holds axes; "
+                               "write `1` for a part of size one, e.g. (a + 1)",
+                               pluses[i - 1] if i else pluses[0])
             return Concat(tuple(terms), (start, stop))
 
     def bracket(self, start):
