@@ -69,13 +69,13 @@ def _temperature(text):
 
 
 def _top_k(text):
-    """An int >= 0 (0 keeps every character), for argparse."""
+    """An int >= 0 (0 keeps every token), for argparse."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"a whole number is expected, not {text!r}") from None
     if value < 0:
-        raise argparse.ArgumentTypeError(f"at least 0 (0 keeps every character), not {value}")
+        raise argparse.ArgumentTypeError(f"at least 0 (0 keeps every token), not {value}")
     return value
 
 
@@ -149,10 +149,7 @@ def train(args):
     else:
         settings = _settings(args)
         if settings.init_from is not None:
-            given = [f"--{name}" for name in ARCHITECTURE if getattr(args, name) is not None]
-            if given:
-                raise TrainError(f"--init-from takes the architecture from the checkpoint; "
-                                 f"{', '.join(given)} cannot change it")
+            _check_init_from(args, settings.init_from)
         run_training(settings, stream=_stream(args))
     return 0
 
@@ -169,9 +166,36 @@ def _stream(args):
     return None if args.process_id == 0 else open(os.devnull, "w")
 
 
-# the settings a fine-tuned GPT-2 takes from its checkpoint
-ARCHITECTURE = ("model", "layers", "heads", "width", "hidden", "positions", "gated", "norm",
+# the settings a fine-tuned GPT-2 takes from its checkpoint (and the LSTM's size)
+ARCHITECTURE = ("layers", "heads", "width", "hidden", "positions", "gated", "norm",
                 "activation", "bias", "tie")
+
+
+def _check_init_from(args, path):
+    """Every architecture setting the user wrote (flag or config file), a value equal to
+    levante's default included, against the checkpoint's: each disagreement is named."""
+    from levante.models import gpt2
+    from levante.train import TrainError
+    from levante.train._config import read_config_file
+    from levante.train._run import check_architecture, pretrained_architecture
+
+    written = {}
+    if args.config:
+        for name, value in read_config_file(args.config).items():
+            if name in ARCHITECTURE:
+                written[name] = (value, f"{name} = {value!r} in {args.config}")
+    for name in ARCHITECTURE:
+        value = getattr(args, name)
+        if value is not None:
+            flag = "--" + name
+            shown = (flag if value else "--no-" + name) if isinstance(value, bool) else \
+                f"{flag} {value}"
+            written[name] = (value, shown)
+    try:
+        pretrained = gpt2.load_config(path)
+    except gpt2.CheckpointError as error:
+        raise TrainError(f"--init-from: {error}") from None
+    check_architecture(path, pretrained_architecture(pretrained), written)
 
 
 # files that mark a Hugging Face directory even when its config.json is missing
@@ -192,7 +216,10 @@ def _load_hf(path):
     from levante.models import gpt2
 
     params, config = gpt2.load(path)
-    return "gpt2", gpt2.load_tokenizer(path, config), config, params
+    tokenizer = gpt2.load_tokenizer(path, config)
+    # an embedding padded past the tokenizer: the padded ids are never drawn
+    params, config = gpt2.fit_vocabulary(params, config, tokenizer)
+    return "gpt2", tokenizer, config, params
 
 
 def export(args):
@@ -348,7 +375,8 @@ def parser():
     root = argparse.ArgumentParser(prog="levante", description=__doc__.splitlines()[0])
     commands = root.add_subparsers(dest="command", required=True)
 
-    tr = commands.add_parser("train", help="train a character-level model and sample from it")
+    tr = commands.add_parser("train", help="train a model (character-level, or GPT-2 "
+                             "fine-tuned with --init-from) and sample from it")
     _add_settings(tr)
     tr.add_argument("--resume", metavar="RUN", help="continue the run in directory RUN")
     tr.add_argument("--coordinator", metavar="HOST:PORT",
@@ -364,11 +392,12 @@ def parser():
     sa.add_argument("--escapes", action="store_true",
                     help=r"read backslash escapes in the prompt: \n, \t, \xHH, \\ (default: off)")
     sa.add_argument("--tokens", type=_count, default=500,
-                    help="characters to sample (default: 500)")
+                    help="tokens to sample: characters for a character run, BPE tokens for "
+                    "GPT-2 (default: 500)")
     sa.add_argument("--temperature", type=_temperature, default=0.8,
                     help="0 samples greedily (default: 0.8)")
     sa.add_argument("--top-k", type=_top_k, default=40,
-                    help="sample among the k likeliest characters, 0 keeps every one "
+                    help="sample among the k likeliest tokens, 0 keeps every one "
                     "(default: 40)")
     sa.add_argument("--seed", type=_seed, default=0, help="random seed of the draw (default: 0)")
     sa.set_defaults(handler=sample)

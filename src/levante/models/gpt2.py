@@ -33,6 +33,7 @@ command that converts it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -487,6 +488,56 @@ def load_tokenizer(path, config):
     _check_tokenizer(tokenizer, config, f"the tokenizer in {path}",
                      "the embedding (config.json vocab_size)")
     return tokenizer
+
+
+def fit_vocabulary(params, config, tokenizer):
+    """`(params, config)` whose vocabulary is the tokenizer's ids `[0, len(tokenizer))`:
+    an embedding padded past the tokenizer (nanoGPT rounds GPT-2's 50257 tokens up to 50304
+    rows) loses the rows no token has, in the read-out as well (`head/w`'s columns when it
+    is not tied), so sampling never draws an id the tokenizer cannot decode.
+
+    transformers loads such a checkpoint as it is (config.json's `vocab_size` is the
+    embedding's rows) and its tokenizer's `decode` silently drops the ids past it; here the
+    logits of every token are transformers' and the padded ids are never drawn (softmax
+    over the kept ids: the padded ones masked out). A tokenizer whose ids leave gaps below
+    its top id cannot be fitted so: `CheckpointError`.
+
+    >>> from levante.data import BPETokenizer
+    >>> from tokenizers import Tokenizer, models
+    >>> tokenizer = BPETokenizer(Tokenizer(models.BPE({"a": 0, "b": 1, "ab": 2}, [("a", "b")])))
+    >>> config = gpt.GPTConfig(vocab=8, layers=1, heads=2, width=8, block=4)
+    >>> params, fitted = fit_vocabulary(gpt.init(config, jax.random.key(0)), config, tokenizer)
+    >>> fitted.vocab, params["embed"]["table"].shape
+    (3, (3, 8))
+    """
+    size = fitted_vocabulary(tokenizer, config)
+    if size == config.vocab:
+        return params, config
+    params = {**params, "embed": {**params["embed"], "table": params["embed"]["table"][:size]}}
+    if not config.tie:  # head/w: c vocab
+        params["head"] = {**params["head"], "w": params["head"]["w"][:, :size]}
+    return params, dataclasses.replace(config, vocab=size)
+
+
+def fitted_vocabulary(tokenizer, config):
+    """The vocabulary size `fit_vocabulary` gives the model of `config` for `tokenizer`:
+    `len(tokenizer)`, after checking that the embedding has a row for each token and that
+    the ids are exactly `0 ... len(tokenizer) - 1` (raises `CheckpointError` otherwise).
+
+    >>> from levante.data import BPETokenizer
+    >>> from tokenizers import Tokenizer, models
+    >>> tokenizer = BPETokenizer(Tokenizer(models.BPE({"a": 0, "b": 1, "ab": 2}, [("a", "b")])))
+    >>> fitted_vocabulary(tokenizer, gpt.GPTConfig(vocab=8))
+    3
+    """
+    _check_tokenizer(tokenizer, config, "the tokenizer", "the embedding (vocab_size)")
+    size = len(tokenizer)
+    ids = tokenizer.tokenizer.get_vocab(with_added_tokens=True).values()
+    if max(ids, default=-1) >= size:
+        raise CheckpointError(f"the tokenizer's {size} tokens have ids up to {max(ids)}: some "
+                              "ids below that have no token, and sampling could draw them; "
+                              "give a tokenizer whose ids are 0 to its size - 1")
+    return size
 
 
 def _check_tokenizer(tokenizer, config, what, embedding):

@@ -11,23 +11,28 @@ from levante.models import generate
 
 from ._optimizer import optimizer
 from ._placement import Placement
-from ._run import model_of
+from ._run import finetune_settings, model_of
 from ._sharding import shard_batch
 
 VOCAB = 65  # tiny Shakespeare's character count
 
 
 def measure(config, steps=50, sample_tokens=500, repeats=3):
-    """{train_ms_per_step, train_tokens_per_s, sample_tokens_per_s, ...} on random tokens."""
-    model, model_config = model_of(config, VOCAB)
+    """{train_ms_per_step, train_tokens_per_s, sample_tokens_per_s, ...} on random tokens;
+    with `init_from`, of the checkpoint's architecture and vocabulary (random weights)."""
+    vocab = VOCAB
+    if config.init_from is not None:
+        config, tokenizer = finetune_settings(config)
+        vocab = len(tokenizer)
+    model, model_config = model_of(config, vocab)
     opt = optimizer(config)
     placement = Placement(config)  # --mesh, --precision and --grad-accum count here too
     model_config = placement.model_config(model_config)
     params, opt_state = placement.init(model, model_config, opt, config.seed)
     step = placement.step(model, model_config, opt)
     rng = np.random.default_rng(config.seed)
-    x = rng.integers(0, VOCAB, (config.batch, config.block)).astype(np.int32)
-    y = rng.integers(0, VOCAB, (config.batch, config.block)).astype(np.int32)
+    x = rng.integers(0, vocab, (config.batch, config.block)).astype(np.int32)
+    y = rng.integers(0, vocab, (config.batch, config.block)).astype(np.int32)
     if placement.sharded:
         x, y = shard_batch((x, y), placement.mesh)
     key = jax.random.key(0)

@@ -282,7 +282,7 @@ def _loop(config, run, vocab, train_ids, val_ids, model, model_config, opt, stat
     root = jax.random.key(config.seed)
     progress = Progress(config.steps, start, stream)
     progress.message(f"levante train: {config.model}, {_count(state.params):,} parameters, "
-                     f"{len(train_ids):,} training characters, vocabulary {len(vocab)}, "
+                     f"{len(train_ids):,} training {_unit(vocab)}, vocabulary {len(vocab)}, "
                      f"run {run}")
     if removed:
         progress.message(f"removed {len(removed)} file(s) an interrupted run left in {run}: "
@@ -359,3 +359,8 @@ def _check_step_counts(arrays, done, run):
 
 def _count(params):
     return sum(int(np.prod(jnp.shape(p))) for p in jax.tree_util.tree_leaves(params))
+
+
+def _unit(vocab):
+    """What the ids of the run's text are: BPE tokens, or characters."""
+    return "tokens" if isinstance(vocab, data.BPETokenizer) else "characters"

@@ -45,7 +45,8 @@ def corpus(config, vocabulary=None):
     train_ids, val_ids = data.split(ids, config.validation)
     for name, part in (("training", train_ids), ("validation", val_ids)):
         if len(part) < config.block + 1:
-            raise TrainError(f"the {name} part of the text has {len(part)} characters, fewer "
+            unit = "tokens" if isinstance(vocab, data.BPETokenizer) else "characters"
+            raise TrainError(f"the {name} part of the text has {len(part)} {unit}, fewer "
                              f"than one window of --block {config.block} + 1: use more text or "
                              "a smaller --block")
     return vocab, train_ids, val_ids
@@ -86,31 +87,47 @@ def finetune_settings(config):
     try:
         pretrained = gpt2.load_config(path)
         tokenizer = gpt2.load_tokenizer(path, pretrained)
+        # an embedding padded past the tokenizer (nanoGPT's 50304 rows for 50257 tokens)
+        # is fine-tuned without the rows no token has (`pretrained_params`)
+        gpt2.fitted_vocabulary(tokenizer, pretrained)
     except (gpt2.CheckpointError, data.DataError) as error:
         raise TrainError(f"--init-from: {error}") from None
-    if len(tokenizer) != pretrained.vocab:
-        raise TrainError(f"--init-from {path}: the tokenizer has {len(tokenizer)} tokens and the "
-                         f"embedding {pretrained.vocab} rows; a run's vocabulary is the "
-                         "embedding's, so they must be equal")
     if config.block > pretrained.block:
         raise TrainError(f"--block {config.block} is longer than the {pretrained.block} positions "
                          f"of {path} (n_positions): give --block {pretrained.block} or less")
     if pretrained.norm_eps not in (None, 1e-5):
         raise TrainError(f"--init-from {path}: layer_norm_epsilon {pretrained.norm_eps} is not "
                          "GPT-2's 1e-5, which training settings cannot express")
-    architecture = dict(layers=pretrained.layers, heads=pretrained.heads,
-                        width=pretrained.width, positions="learned", gated=False, norm="layer",
-                        activation=pretrained.activation, bias=True, tie=pretrained.tie)
-    # a setting a config file (or the API) changed from its default, which the checkpoint
-    # would silently override
+    architecture = pretrained_architecture(pretrained)
+    # a setting the API changed from its default, which the checkpoint would silently
+    # override (the command line compares what was written, defaults included)
     defaults = {f.name: f.default for f in dataclasses.fields(config)}
-    clash = [f"{name}={getattr(config, name)!r} (the checkpoint's: {value!r})"
-             for name, value in architecture.items()
-             if getattr(config, name) not in (defaults[name], value)]
-    if clash:
-        raise TrainError(f"--init-from {path} takes the architecture from the checkpoint; "
-                         f"the settings {', '.join(clash)} cannot change it: leave them out")
+    check_architecture(path, architecture,
+                       {name: (getattr(config, name), f"{name}={getattr(config, name)!r}")
+                        for name in architecture if getattr(config, name) != defaults[name]})
     return config.replace(**architecture), tokenizer
+
+
+def pretrained_architecture(pretrained):
+    """{setting: value} of the architecture a run fine-tuning the GPT-2 `pretrained` (its
+    `GPTConfig`) takes from the checkpoint."""
+    return dict(layers=pretrained.layers, heads=pretrained.heads, width=pretrained.width,
+                positions="learned", gated=False, norm="layer",
+                activation=pretrained.activation, bias=True, tie=pretrained.tie)
+
+
+def check_architecture(path, architecture, written):
+    """Raise a TrainError naming every written setting (`{name: (value, as written)}`) that
+    disagrees with the checkpoint's `architecture`; `hidden`, the LSTM's size, never fits."""
+    clash = [f"{shown} (the checkpoint's: "
+             f"{architecture[name]!r})" if name in architecture else
+             f"{shown} (an LSTM setting; GPT-2 has none)"
+             for name, (value, shown) in written.items()
+             if name not in architecture or value != architecture[name]]
+    if clash:
+        raise TrainError(f"--init-from {path} takes the architecture from the checkpoint, "
+                         f"which disagrees with {', '.join(clash)}: leave "
+                         f"{'it' if len(clash) == 1 else 'them'} out")
 
 
 def pretrained_params(config, shardings=None):
@@ -119,8 +136,10 @@ def pretrained_params(config, shardings=None):
     from levante.models import gpt2
 
     try:
-        params, _ = gpt2.load(config.init_from, shardings=shardings)
-    except gpt2.CheckpointError as error:
+        params, pretrained = gpt2.load(config.init_from, shardings=shardings)
+        tokenizer = gpt2.load_tokenizer(config.init_from, pretrained)
+        params, _ = gpt2.fit_vocabulary(params, pretrained, tokenizer)  # padded rows dropped
+    except (gpt2.CheckpointError, data.DataError) as error:
         raise TrainError(f"--init-from: {error}") from None
     params["positions"] = params["positions"][:config.block]  # block t c
     return params
