@@ -9,6 +9,7 @@ runs under `torch.compile(fullgraph=True)`, so a graph break fails the test.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -478,6 +479,45 @@ def test_arange_float_dtype_on_every_backend():
         got = as_numpy(ein.arange("n", backend=backend, dtype="float32", n=3))
         assert got.dtype == np.float32
         np.testing.assert_array_equal(got, [0.0, 1.0, 2.0])
+
+
+ARANGE_DTYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                 "float16", "float32", "float64"]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
+@pytest.mark.parametrize("dtype", ARANGE_DTYPES + [np.int16, np.dtype("uint8"), "i2", "f8"])
+def test_arange_takes_every_integer_and_float_dtype(backend, dtype):
+    """Any NumPy name or type of an integer or float dtype, on every backend (PyTorch has no
+    range of the wider unsigned dtypes, made as int32 and converted)."""
+    want = np.dtype(dtype)
+    got = as_numpy(ein.arange("h w [2]", backend=backend, dtype=dtype, h=2, w=3))
+    if backend == "jax" and want.itemsize == 8:  # without x64, JAX makes 32-bit arrays
+        want = np.dtype(want.kind + "4")
+    assert got.dtype == want
+    np.testing.assert_array_equal(got, np.stack(np.meshgrid(np.arange(2), np.arange(3),
+                                                            indexing="ij"), -1))
+    source = ein.explain("arange", "n", n=3, dtype=dtype, backend=backend)
+    assert np.dtype(dtype).name in source
+
+
+@pytest.mark.parametrize("sizes, dtype, says", [
+    ({"n": 2**62}, "int32", "axis `n` has size 4611686018427387904"),
+    ({"n": 2**62}, "int64", "more than any array can hold: n=4611686018427387904"),
+    ({"n": 2**31 + 1}, "int32", "up to 2147483648 are not exact in int32"),
+    ({"n": 300}, "int8", "up to 299 are not exact in int8 (at most 127)"),
+    ({"n": 2050}, "float16", "up to 2049 are not exact in float16 (at most 2048)"),
+])
+def test_arange_refuses_coordinates_its_dtype_cannot_hold(sizes, dtype, says):
+    with pytest.raises(ein.NotationSizeError, match=re.escape(says)):
+        ein.arange("n", dtype=dtype, **sizes)
+    np.testing.assert_array_equal(ein.arange("n", n=2049, dtype="float16")[-2:], [2047, 2048])
+
+
+@pytest.mark.parametrize("dtype", ["bool", "complex64", "datetime64", "nonsense", bool])
+def test_arange_refuses_other_dtypes(dtype):
+    with pytest.raises(ein.NotationError, match="an integer or float dtype"):
+        ein.arange("n", n=3, dtype=dtype)
 
 
 def test_cases_cover_every_op_family():

@@ -133,6 +133,27 @@ def test_indices_under_jit_stay_one_gather():
     assert str(jax.make_jaxpr(f)(t, i)) == str(jax.make_jaxpr(hand)(t, i))
 
 
+def test_out_of_range_indices_under_jit_follow_jax_indexing():
+    """What the README says: under jit a read clamps (after negatives count from the end),
+    where einx 0.4.3 reads NaN; a write out of range is dropped, as in einx."""
+    einx = pytest.importorskip("einx")
+    t = jnp.arange(4.0) * 10
+    i = jnp.array([-6, -5, -4, -1, 0, 3, 4, 7])
+    got = jax.jit(lambda t, i: ein.get_at("[v], i -> i", t, i))(t, i)
+    np.testing.assert_array_equal(np.asarray(got), [0, 0, 0, 30, 0, 30, 30, 30])
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(jax.jit(lambda t, i: t[i])(t, i)))
+    theirs = jax.jit(lambda t, i: einx.get_at("[v], i -> i", t, i))(t, i)
+    assert np.isnan(np.asarray(theirs)[[0, 1, 6, 7]]).all()
+    far, u = jnp.array([-6, 5, 7, 1]), jnp.array([1.0, 2.0, 3.0, 4.0])
+    for op in ("set_at", "add_at"):
+        mine = jax.jit(lambda t, i, u, op=op: getattr(ein, op)("[v], i, i", t, i, u))(t, far, u)
+        theirs = jax.jit(lambda t, i, u, op=op: getattr(einx, op)("[v], i, i -> [v]", t, i,
+                                                                  u))(t, far, u)
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
+        np.testing.assert_array_equal(np.asarray(mine),
+                                      [0, 4 if op == "set_at" else 14, 20, 30])
+
+
 def test_torch_compile_reads_indices_of_any_dtype():
     f = torch.compile(lambda t, i: ein.get_at("[v] c, b -> b c", t, i))
     ids = torch.tensor([1, 2, 3, 4], dtype=torch.uint8)

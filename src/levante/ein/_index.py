@@ -11,8 +11,10 @@ Indices are integers of any dtype (uint8 to int64, the same values on every back
 negative ones count from the end, as in NumPy and einx: every index lies in [-n, n).
 Float or boolean indices, and indices out of range, raise `NotationError` whenever the
 values are concrete (NumPy, eager JAX and PyTorch). Inside `jax.jit`, `grad`, `vmap` or
-`torch.compile` the values are unknown when the plan runs: there JAX clamps reads and
-drops writes out of range, as it always does.
+`torch.compile` the values are unknown when the plan runs: there a JAX read is `x[i]`,
+which clamps the index into [0, n) after negatives count from the end (einx 0.4.3 reads
+NaN instead; clamping keeps the jitted program the hand-written one), and a write out of
+range is dropped (as in einx).
 """
 
 from __future__ import annotations

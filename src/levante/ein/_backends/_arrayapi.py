@@ -13,9 +13,12 @@ import math
 
 import numpy as np
 
+from .._errors import NotationError
 from ._base import Backend, check_bounds, check_python_index, dtype_error
 
-_DTYPES = ("int32", "int64", "float32", "float64")
+# the standard's integer and real dtypes (it has no float16)
+_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+           "float32", "float64")
 
 
 def _helpers(xp):
@@ -154,14 +157,22 @@ class ArrayApiBackend(Backend):
     def roll(self, x, shifts, axes):
         return f"xp.roll({x}, shift={tuple(shifts)!r}, axis={tuple(axes)!r})"
 
+    arange_dtypes = _DTYPES
+
     def arange(self, n, dtype):
-        return f"xp.arange({int(n)}, dtype=xp.{_DTYPES[_DTYPES.index(dtype)]})"
+        return f"xp.arange({int(n)}, dtype=xp.{_standard(dtype)})"
 
     def astype(self, x, dtype):
-        return f"xp.astype({x}, xp.{_DTYPES[_DTYPES.index(dtype)]})"
+        return f"xp.astype({x}, xp.{_standard(dtype)})"
 
     def gather(self, x, index):
         return f"_gather({x}, {', '.join(index)})"
 
     def scatter(self, kind, x, index, update):
         return [], f"_scatter({kind!r}, {x}, {update}, {', '.join(index)})"
+
+
+def _standard(dtype):
+    if dtype not in _DTYPES:
+        raise NotationError(f"the Array API standard has no {dtype}: one of {', '.join(_DTYPES)}")
+    return dtype

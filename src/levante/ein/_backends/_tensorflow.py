@@ -14,8 +14,9 @@ import tensorflow as tf
 
 from ._base import Backend, check_bounds, check_python_index, dtype_error
 
-_DTYPES = {"int32": "tf.int32", "int64": "tf.int64", "float32": "tf.float32",
-           "float64": "tf.float64"}
+_DTYPES = {name: f"tf.{name}" for name in (
+    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16",
+    "float32", "float64")}
 _REDUCE = {"sum": "tf.reduce_sum", "mean": "tf.reduce_mean", "max": "tf.reduce_max",
            "min": "tf.reduce_min", "prod": "tf.reduce_prod", "any": "tf.reduce_any",
            "all": "tf.reduce_all", "var": "tf.math.reduce_variance",
@@ -141,6 +142,9 @@ class TensorflowBackend(Backend):
 
     def arg(self, kind, x, axis):
         return f"tf.math.{kind}({x}, axis={axis})"
+
+    # tf.range has kernels for these only: the others are converted to
+    arange_dtypes = ("int32", "int64", "float16", "float32", "float64")
 
     def arange(self, n, dtype):
         return f"tf.range({int(n)}, dtype={_DTYPES[dtype]})"

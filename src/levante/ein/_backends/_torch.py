@@ -6,8 +6,9 @@ import torch
 
 from ._base import Backend, check_bounds, check_python_index, dtype_error
 
-_TORCH_DTYPES = {"int32": "torch.int32", "int64": "torch.int64", "float32": "torch.float32",
-                 "float64": "torch.float64"}
+_TORCH_DTYPES = {name: f"torch.{name}" for name in (
+    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16",
+    "float32", "float64")}
 
 
 def _logsumexp(x, axis, keepdims=False):
@@ -102,6 +103,10 @@ class TorchBackend(Backend):
 
     def arg(self, kind, x, axis):
         return f"torch.{kind}({x}, dim={axis})"
+
+    # torch.arange has no kernel for the wider unsigned dtypes: those are converted to
+    arange_dtypes = ("int8", "int16", "int32", "int64", "uint8", "float16", "float32",
+                     "float64")
 
     def arange(self, n, dtype):
         return f"torch.arange({n}, dtype={_TORCH_DTYPES[dtype]})"
