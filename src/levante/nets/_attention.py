@@ -164,11 +164,11 @@ def _heads(q, k, v, *, heads, mask, causal, cache, rope):
         k = rotate(k, offset=0 if index is None else index, **settings)
     if cache is not None:
         return _cached_heads(q, k, v, heads=heads, mask=mask, causal=causal, cache=cache)
-    query_positions, key_positions = _positions(q.shape[2], k.shape[2], None)
-    visible = key_positions[None, :] <= query_positions[:, None] if causal else None  # q k
     if mask is None and causal and q.shape[2] <= k.shape[2]:
-        y = _causal_attention(q, k, v, visible)
+        y = _causal_attention(q, k, v)
     else:
+        query_positions, key_positions = _positions(q.shape[2], k.shape[2], None)
+        visible = key_positions[None, :] <= query_positions[:, None] if causal else None  # q k
         y = _attend(q, k, v, _combine(mask, visible, (*q.shape[:3], k.shape[2])))
     return ein.rearrange("b h q c -> b q (h c)", y), None
 
@@ -194,15 +194,69 @@ def _cached_heads(q, k, v, *, heads, mask, causal, cache):
     return jnp.where(overflow, jnp.nan, y), cache
 
 
-def _causal_attention(q, k, v, visible):
-    """The common training case: every query sees at least one key, so a plain softmax
-    over a finite fill is exact and its backward pass is the cheapest."""
+# Long sequences attend in chunks of this many queries (see _long_causal_attention).
+_CHUNK = 256
+# The float32 scores of one chunk over all its (b h) rows stay within this many bytes: a
+# few MB, which stay in the processor's cache between the products and the softmax.
+_SCORES_BYTES = 3 * 2**20
+
+
+def _causal_attention(q, k, v):
+    """Causal attention of `b h q c` queries, the last q of the `b h k c` keys (no user
+    mask, no cache). Two regimes, one code path each:
+
+    - up to _CHUNK queries (the training contexts of small models): one product, one
+      softmax. Splitting them was measured no faster, and a loop costs the backward pass.
+    - longer sequences: `_long_causal_attention`, which never builds the `b h q k` square.
+    """
+    if q.shape[2] <= _CHUNK:
+        return _causal_block(q, k, v, k.shape[2] - q.shape[2])
+    return _long_causal_attention(q, k, v)
+
+
+def _causal_block(q, k, v, first):
+    """softmax(q kᵀ / sqrt(c) + causal mask) v for `... q c` queries at positions first,
+    first + 1, ... over `... k c` keys at 0, 1, ...: every query sees key 0, so a plain
+    softmax over a finite fill is exact and its backward pass is the cheapest."""
     q = q * jnp.asarray(1.0 / np.sqrt(q.shape[-1]), q.dtype)
-    scores = ein.dot("b h q c, b h k c -> b h q k", q, k)
+    scores = ein.dot("... q c, ... k c -> ... q k", q, k)
+    visible = jnp.arange(k.shape[-2])[None, :] <= jnp.arange(q.shape[-2])[:, None] + first
     scores = jnp.where(visible, scores, jnp.finfo(scores.dtype).min)
     weights = jax.nn.softmax(scores.astype(jnp.promote_types(scores.dtype, jnp.float32)),
                              axis=-1).astype(v.dtype)
-    return ein.dot("b h q k, b h k c -> b h q c", weights, v)
+    return ein.dot("... q k, ... k c -> ... q c", weights, v)
+
+
+def _long_causal_attention(q, k, v):
+    """`_causal_block` for long sequences: the (b h) rows go a few at a time (`lax.map`),
+    and within them the queries in chunks of _CHUNK, each over the keys up to its last
+    query only. The causal half of the square is never computed, and the scores of one
+    step stay within _SCORES_BYTES, in the cache: the whole `b h q k` square in float32
+    (400 MB per layer for GPT-2 at 8 x 1024) made every pass over it a pass over memory,
+    and XLA on CPU ran it several times slower than these steps."""
+    b, h, queries, c = q.shape
+    keys = k.shape[2]
+    first = keys - queries  # the first query's position: the queries are the last keys
+    rows = _rows(b * h, _SCORES_BYTES // (_CHUNK * keys * 4))
+    group = lambda t: t.reshape(b * h // rows, rows, *t.shape[2:])  # (b h) t c, grouped
+
+    def step(part):  # rows t c
+        q, k, v = part
+        outs = []
+        for start in range(0, queries, _CHUNK):
+            stop = min(start + _CHUNK, queries)
+            seen = first + stop  # the keys up to this chunk's last query
+            outs.append(_causal_block(q[:, start:stop], k[:, :seen], v[:, :seen],
+                                      first + start))
+        return jnp.concatenate(outs, axis=1)
+
+    y = jax.lax.map(step, (group(q), group(k), group(v)))
+    return y.reshape(b, h, queries, c)
+
+
+def _rows(total, most):
+    """The largest divisor of `total` that is at most `most` (at least 1)."""
+    return max(d for d in range(1, max(1, min(total, most)) + 1) if total % d == 0)
 
 
 def _check_heads(width, heads):
