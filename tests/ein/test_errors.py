@@ -203,6 +203,10 @@ CASES = [
      "split it first"),
     ("concat-empty-part", lambda: ein.rearrange("a, -> (a +)", x3, 1.0), SyntaxE,
      "a, -> (a +)", (9, "+"), "(3,), ()", None, "a part of a concatenation is empty"),
+    ("concat-part-of-two-axes", lambda: ein.rearrange("(a b + c) -> a b, c", np.ones(10),
+                                                      a=2, b=3), SyntaxE,
+     "(a b + c) -> a b, c", (1, "a b"), "(10,)", "a=2, b=3",
+     "each part of a concatenation is one axis or one composition"),
     ("concat-empty-first-part", lambda: ein.rearrange("( + a) -> a", x3), SyntaxE,
      "( + a) -> a", (2, "+"), "(3,)", None, "a part of a concatenation is empty"),
     # -- argmax: the coordinate axis (einx 0.4)

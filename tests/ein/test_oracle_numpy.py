@@ -229,9 +229,10 @@ def concatenation_cases():
                frozenset({"einx"}))
     yield Case("(a + b) c -> c a, b c", [(5, 3)], {"b": 3},
                lambda x: (x[:2].T, x[2:]), frozenset({"einx"}))
-    # einx 0.4 does not take a composition as a part
-    yield Case("(a b + c) -> a b, c", [(10,)], {"a": 2, "b": 3},
-               lambda x: (x[:6].reshape(2, 3), x[6:]))
+    # a part of several axes is written as a composition (einx 0.4)
+    yield Case("((a b) + c) -> a b, c", [(10,)], {"a": 2, "b": 3},
+               lambda x: (x[:6].reshape(2, 3), x[6:]), frozenset({"einx"}))
+    yield Case("(a + a) -> a, a", [(6,)], {}, lambda x: (x[:3], x[3:]), frozenset({"einx"}))
     # the class token: one vector per batch entry in front of the flattened grid (the
     # operands in the order of the parts, as einx 0.4 pairs them)
     for shape in [(2, 3, 4, 5), (2, 3, 5), (2, 2, 2, 2, 5)]:

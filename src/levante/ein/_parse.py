@@ -188,6 +188,12 @@ class _Parser:
                     self.error("a part of a concatenation is empty: each part holds axes; "
                                "write `1` for a part of size one, e.g. (a + 1)",
                                pluses[i - 1] if i else pluses[0])
+                if len(term) > 1 or not isinstance(term[0], (Axis, Number, Group)):
+                    # `(a b + c)`, `(s... + c)`: einx 0.4 takes one axis or one composition
+                    self.error("each part of a concatenation is one axis or one composition: "
+                               "write several axes, or an ellipsis, in parentheses, e.g. "
+                               "((a b) + c) or ((s...) + c)",
+                               (term[0].span[0], term[-1].span[1]))
             return Concat(tuple(terms), (start, stop))
 
     def bracket(self, start):

@@ -287,7 +287,7 @@ def solve_sizes(text, layouts, shapes, known):
 
 
 def _solve_one(text, dim, length, name, known):
-    rest, factor, count = 0, 1, 0
+    rest, factor, count, linear = 0, 1, 0, 0
     for term in dim.terms:
         here = sum(1 for a in term if a.name == name)
         if here == 0:
@@ -295,9 +295,13 @@ def _solve_one(text, dim, length, name, known):
         else:
             count += here
             factor = _product(known[a.name] for a in term if a.name != name)
+            linear += factor if here == 1 else 0
     atom = next(a for a in dim.atoms if a.name == name)
     remaining = length - rest
     terms_with = sum(1 for term in dim.terms if any(a.name == name for a in term))
+    if count > 1 and count == terms_with:
+        # `(a + a)`: once in each of several parts, a linear equation (einx 0.4 solves it)
+        factor, count = linear, 1
     if count > 1 and terms_with == 1 and factor and remaining >= 0 and not remaining % factor:
         # `(k k)`: k ** count = remaining / factor, solved when that has an integer root
         power = remaining // factor
