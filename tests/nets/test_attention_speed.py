@@ -109,3 +109,38 @@ def test_long_causal_attention_in_bfloat16_follows_float32():
     assert low.dtype == jnp.bfloat16
     np.testing.assert_allclose(np.asarray(low, np.float32), numpy_causal(q, k, v),
                                rtol=0.05, atol=0.05)
+
+
+def test_gpt2_past_a_chunk_equals_transformers(tmp_path):
+    """A small random GPT-2 with a context longer than a chunk: logits within 1e-4 of
+    transformers' (float32) and the loss's gradients within 1e-4 relative."""
+    torch = pytest.importorskip("torch", reason="transformers' GPT-2 runs on PyTorch")
+    transformers = pytest.importorskip("transformers", reason="the oracle is transformers'")
+    from levante.models import gpt, gpt2
+
+    vocab, length = 61, CHUNK + 44
+    torch.manual_seed(0)
+    model = transformers.GPT2LMHeadModel(transformers.GPT2Config(
+        vocab_size=vocab, n_positions=length, n_embd=16, n_layer=2, n_head=2, resid_pdrop=0.0,
+        embd_pdrop=0.0, attn_pdrop=0.0)).eval()
+    with torch.no_grad():  # weights at a scale where the scores spread
+        for tensor in model.parameters():
+            tensor.copy_(0.3 * torch.randn_like(tensor))
+    model.save_pretrained(tmp_path)
+    params, config = gpt2.load(tmp_path)
+    ids = np.random.default_rng(0).integers(0, vocab, (2, length + 1))
+    inputs, targets = ids[:, :-1], ids[:, 1:]
+
+    ours = jax.jit(lambda p, x: gpt.forward(p, config, x))(params, jnp.asarray(inputs))
+    logits = model(torch.from_numpy(inputs)).logits
+    assert np.abs(logits.detach().numpy()).max() > 1.0
+    assert np.abs(np.asarray(ours) - logits.detach().numpy()).max() <= 1e-4
+
+    grads = jax.jit(jax.grad(lambda p: gpt.loss(p, config, jnp.asarray(inputs),
+                                                jnp.asarray(targets))))(params)
+    torch.nn.functional.cross_entropy(logits.reshape(-1, vocab),
+                                      torch.from_numpy(targets).reshape(-1)).backward()
+    theirs = gpt2.params_from_hf({n: p.grad.numpy() for n, p in model.named_parameters()},
+                                 config)
+    for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(theirs), strict=True):
+        assert np.abs(np.asarray(a) - b).max() <= 1e-4 * np.abs(b).max()
