@@ -387,6 +387,8 @@ CURATED = [
     Case("curated", "argmax", "b [h] w c", [np.random.default_rng(1).normal(size=(2, 3, 4, 5))]),
     Case("curated", "argmax", "(b [h]) w c", [x234.reshape(6, 2, 2)], {"b": 2}),
     Case("curated", "argmax", "b [h 1] c", [x234.reshape(2, 3, 1, 4)]),
+    Case("curated", "argmax", "b [1] c", [x234.reshape(6, 1, 4)]),
+    Case("curated", "argmin", "b [1] c [1] -> b c [2]", [x234.reshape(6, 1, 4, 1)]),
     Case("curated", "argmax", "b [h] w c -> b w c", [x234.reshape(2, 3, 2, 2)]),
     Case("curated", "argmax", "b [h w] c -> b c 2", [x234.reshape(2, 3, 2, 2)]),
     Case("curated", "argmax", "b [h] w c -> b [2] w c", [x234.reshape(2, 3, 2, 2)]),

@@ -63,6 +63,8 @@ class Along(Op):
         x, names = decompose(w, "x0", layout, sizes, call.text)
         # a bracketed unit axis `1` was squeezed away by decompose: nothing runs along it
         marked = [a.name for d in layout for a in d.atoms if a.bracketed and a.name in names]
+        if self.name in ("argmax", "argmin"):
+            return [_write_arg(w, self.name, call, layout, x, names, marked, sizes)]
         if not marked:
             raise NotationError(f"{self.name}: the bracketed axes are unit axes `1`, so there "
                                 "is nothing to work along", call.text, whole(call.signature))
@@ -71,8 +73,6 @@ class Along(Op):
             spans = [a.span for d in layout for a in d.atoms if a.bracketed]
             raise NotationError(f"{self.name} works along one bracketed axis", call.text,
                                 (spans[0][0], spans[-1][1]))
-        if self.name in ("argmax", "argmin"):
-            return [_write_arg(w, self.name, call, layout, x, names, marked, sizes)]
         same = [sizes[n] for n in names]
         if self.name in ("softmax", "log_softmax"):
             y, names = _softmax(w, self.name, x, names, marked, sizes)
@@ -142,6 +142,15 @@ def _write_arg(w, kind, call, layout, x, names, marked, sizes):
         sizes[coordinate.name] = count
         target = _arg_output(layout, coordinate)
     rest = [n for n in names if n not in marked]
+    if not marked:  # `b [1] c`: along unit axes the only coordinate is 0 (as einx)
+        dtype = "int32" if w.backend.name == "jax" else "int64"  # the dtype argmax gives
+        zero = w.reshape(w.call(w.backend.arange(1, dtype), []), [1] * (len(rest) + 1))
+        shape = [sizes[n] for n in rest] + [count]
+        if coordinate is None:
+            return compose(w, w.reshape(w.broadcast_to(zero, shape), shape[:-1]), rest,
+                           target, sizes, call.text)
+        return compose(w, w.broadcast_to(zero, shape), rest + [coordinate.name], target, sizes,
+                       call.text)
     index = _arg_index(w, kind, x, names, marked, sizes)
     if coordinate is None:
         return compose(w, index, rest, target, sizes, call.text)
