@@ -225,3 +225,59 @@ def test_a_tokenizer_with_gaps_in_its_ids_is_refused():
     tokenizer = BPETokenizer(Tokenizer(models.BPE({"a": 0, "b": 1, "ab": 5}, [("a", "b")])))
     with pytest.raises(gpt2.CheckpointError, match="ids up to 5"):
         gpt2.fitted_vocabulary(tokenizer, gpt.GPTConfig(vocab=8))
+
+
+# --- loading: the file read straight into the parameters -------------------------------------
+
+MEASURE = """
+import json, sys
+import jax, jax.numpy as jnp
+from levante.models import gpt2
+jnp.zeros(1).block_until_ready()
+config = gpt2.load_config(sys.argv[1])
+gpt2._template(config)  # tracing the shapes costs the same with any way of reading
+def status(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) * 1024
+before = status("VmRSS")
+params, config = gpt2.load(sys.argv[1])
+jax.block_until_ready(params)
+print(json.dumps({"before": before, "peak": status("VmHWM")}))
+"""
+
+
+def test_loading_adds_no_more_than_the_parameters(tmp_path):
+    # one tensor (the embedding) is nearly the whole file: a load that copies it once more
+    # on the way (the mapped pages, a bytes object, a converted array) adds twice its size
+    import subprocess
+    import sys
+
+    from levante.models import gpt, gpt2
+
+    config = gpt.GPTConfig(vocab=50257, layers=1, heads=4, width=512, block=64,
+                           activation="gelu_tanh", norm_eps=1e-5)
+    gpt2.save(gpt.init(config, jax.random.key(0)), config, tmp_path)
+    size = (tmp_path / "model.safetensors").stat().st_size
+    done = subprocess.run([sys.executable, "-c", MEASURE, str(tmp_path)], capture_output=True,
+                          text=True, timeout=300, env={"JAX_PLATFORMS": "cpu",
+                                                       "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    added = (figures["peak"] - figures["before"]) / size
+    assert 0.95 < added < 1.1, added
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_checkpoints_load_as_float32(tmp_path, dtype):
+    from levante.models import gpt, gpt2
+
+    model = _gpt2(tmp_path, 97).to(getattr(torch, dtype))
+    model.save_pretrained(tmp_path)
+    params, config = gpt2.load(tmp_path)
+    assert {leaf.dtype for leaf in jax.tree.leaves(params)} == {np.dtype("float32")}
+    model = model.float()  # the stored values, exactly, in float32
+    ids = np.arange(24, dtype=np.int32)[None] % 97
+    with torch.no_grad():
+        expected = model(torch.from_numpy(ids.astype(np.int64))).logits.numpy()
+    np.testing.assert_allclose(gpt.forward(params, config, ids), expected, rtol=0, atol=1e-4)

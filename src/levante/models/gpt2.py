@@ -225,9 +225,11 @@ def params_from_hf(state, config, source="the state"):
                  lambda name: name in state, prefix, lambda name: source)
 
 
-def _fill(config, read, has, prefix, where, shardings=None):
+def _fill(config, read, has, prefix, where, shardings=None, owned=False):
     """Build the parameters leaf by leaf, the largest first, each checked against its shape;
-    with `shardings`, each straight into its shards."""
+    with `shardings`, each straight into its shards. `owned`: `read` returns arrays no one
+    else holds, which become the parameters' buffers without a copy where the device is the
+    host (`_on_device`)."""
     shapes, paths = _template(config)
     names = _hf_names(config)
     leaves = jax.tree_util.tree_leaves(shapes)
@@ -248,7 +250,9 @@ def _fill(config, read, has, prefix, where, shardings=None):
             raise CheckpointError(f"{where(full)}: {full} holds {array.dtype}, not floating "
                                   "point weights")
         array = array.T if transposed else array
-        if targets is None:
+        if targets is None and owned:
+            filled[i] = _on_device(array, leaves[i].dtype)
+        elif targets is None:
             filled[i] = jax.numpy.asarray(array, dtype=leaves[i].dtype)
         else:  # each device receives only its slice of the tensor
             filled[i] = jax.make_array_from_callback(
@@ -314,17 +318,75 @@ def _names_in(file):
                               f"{error}") from None
 
 
-def _read_tensor(file, name):
-    # one mapping per tensor: the pages read are released with it, so the process never
-    # holds the mapped file and the converted parameters whole at the same time
-    from safetensors import safe_open
+# safetensors' dtypes (little-endian) that hold weights levante converts to float32
+FLOATS = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"),
+          "BF16": np.dtype(jax.numpy.bfloat16)}
+ALIGN = 64  # XLA's CPU client uses a host buffer aligned so in place, without a copy
+
+
+def _aligned_empty(shape, dtype):
+    """A C-contiguous array of `shape` whose data starts on an `ALIGN`-byte boundary."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(size + ALIGN, np.uint8)
+    start = -raw.ctypes.data % ALIGN
+    return raw[start:start + size].view(dtype).reshape(shape)
+
+
+def _on_device(array, dtype):
+    """`array` (the host's, no one else's) as a jax.Array of `dtype`. An aligned C-contiguous
+    host array of that dtype is used in place on a CPU device; anything else is converted
+    (or transposed) once into such an array first: the host never holds more than one
+    extra copy of one tensor."""
+    if array.dtype != dtype or not array.flags.c_contiguous or array.ctypes.data % ALIGN:
+        converted = _aligned_empty(array.shape, dtype)
+        np.copyto(converted, array, casting="same_kind")
+        array = converted
+    return jax.device_put(array)
+
+
+def _offsets(file):
+    """{name: (dtype, shape, start, stop)} of a safetensors file (byte offsets from the
+    file's start), from its header; `_names_in` has checked the file with safetensors."""
+    import struct
 
     try:
-        with safe_open(str(file), framework="numpy") as f:
-            return f.get_tensor(name)
-    except Exception as error:
+        with open(file, "rb") as f:
+            (length,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(length))
+        header.pop("__metadata__", None)
+        return {name: (entry["dtype"], tuple(entry["shape"]), 8 + length + entry["data_offsets"][0],
+                       8 + length + entry["data_offsets"][1]) for name, entry in header.items()}
+    except (OSError, ValueError, KeyError, TypeError, struct.error) as error:
+        raise CheckpointError(f"{file} cannot be read as safetensors (damaged or truncated?): "
+                              f"{error}") from None
+
+
+def _read_tensor(file, name, entry):
+    """The tensor `name` of `file` read straight into an aligned array of its stored dtype:
+    no mapping of the file and no intermediate copy, so the process never holds the file's
+    pages and the converted parameters at the same time."""
+    dtype, shape, start, stop = entry
+    if dtype not in FLOATS:
+        # integers (a quantized or damaged file) would convert to floats without error
+        shown = {"I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8", "U64": "uint64",
+                 "U32": "uint32", "U16": "uint16", "U8": "uint8", "BOOL": "bool"}.get(dtype, dtype)
+        raise CheckpointError(f"{file}: {name} holds {shown}, not floating point weights")
+    array = _aligned_empty(shape, FLOATS[dtype])
+    if array.nbytes != stop - start:
+        raise CheckpointError(f"{file}: tensor {name} has {stop - start} bytes for its shape "
+                              f"{shape} of {dtype} (damaged file?)")
+    try:
+        with open(file, "rb") as f:
+            f.seek(start)
+            read = f.readinto(memoryview(array.reshape(-1).view(np.uint8)))
+    except OSError as error:
+        raise CheckpointError(f"{file}: tensor {name} cannot be read: "
+                              f"{error.strerror or error}") from None
+    if read != array.nbytes:
         raise CheckpointError(f"{file}: tensor {name} cannot be read (damaged or truncated "
-                              f"file?): {error}") from None
+                              f"file?): {read} of its {array.nbytes} bytes are there")
+    return array
 
 
 def load_config(path):
@@ -395,10 +457,13 @@ def load(path, shardings=None):
             raise CheckpointError(f"{path / CONFIG}: vocab_size {config.vocab} does not match "
                                   f"the embedding {embedding} in {file_of[embedding].name}, "
                                   f"which has {rows} rows")
-    params = _fill(config, lambda name: _read_tensor(file_of[name], name),
+    offsets = {file: _offsets(file) for file in set(file_of.values())}
+    params = _fill(config, lambda name: _read_tensor(file_of[name], name,
+                                                     offsets[file_of[name]][name]),
                    lambda name: name in file_of, prefix,
                    lambda name: str(file_of.get(name, path / (WEIGHTS if files is None
-                                                              else INDEX))), shardings)
+                                                              else INDEX))), shardings,
+                   owned=True)
     return params, config
 
 
