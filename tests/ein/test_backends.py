@@ -107,7 +107,7 @@ CASES = [
          lambda xp, x: xp.reshape(x, (2, 3, 2, 4)), (x3,), (0,)),
     Case("rearrange-ellipsis", lambda x: ein.rearrange("b ... c -> b c ...", x),
          lambda xp, x: xp.moveaxis(x, -1, 1), (x4,), (0,)),
-    Case("rearrange-concat", lambda x, y: ein.rearrange("a b c, a c -> a (1 + b) c", x, y),
+    Case("rearrange-concat", lambda x, y: ein.rearrange("a c, a b c -> a (1 + b) c", y, x),
          lambda xp, x, y: xp.concatenate([y[:, None], x], axis=1), (x3, x3[:, 0] * 2), (0, 1)),
     Case("rearrange-split-concat", lambda x: ein.rearrange("a (b + c) d -> a b d, a c d", x,
                                                               b=2),

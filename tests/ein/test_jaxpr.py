@@ -65,7 +65,7 @@ PAIRS = [
      lambda x: jnp.moveaxis(x, -1, 1), (x4,)),
     ("broadcast", lambda x: ein.rearrange("b c -> b t c", x, t=3),
      lambda x: jnp.broadcast_to(x.reshape(2, 1, 4), (2, 3, 4)), (x3[:, 0],)),
-    ("concat-class-token", lambda x, c: ein.rearrange("b s c, b c -> b (1 + s) c", x, c),
+    ("concat-class-token", lambda x, c: ein.rearrange("b c, b s c -> b (1 + s) c", c, x),
      lambda x, c: jnp.concatenate([c.reshape(2, 1, 4), x], axis=1), (x3, x3[:, 0])),
     # -- reductions over brackets (or the axes missing from the output)
     ("sum", lambda x: ein.sum("b [h w] c", x), lambda x: x.sum(axis=(1, 2)), (x4,)),
