@@ -38,6 +38,7 @@ from levante.models import generate
 from . import _checkpoint
 from ._errors import TrainError
 from ._log import MetricsLog, Progress, plot_losses
+from ._memory import keep_freed_memory
 from ._optimizer import optimizer, schedule
 from ._placement import Placement, SilentLog
 from ._run import (
@@ -57,6 +58,7 @@ EVAL_SEED = 1_000_003  # validation batches come from their own fixed stream
 def make_step(model, model_config, opt, placement=None):
     if placement is not None:  # a mesh, gradient accumulation: see _placement
         return placement.step(model, model_config, opt)
+    keep_freed_memory()  # each step reuses the last one's buffers: see _memory
 
     @functools.partial(jax.jit, donate_argnums=(0, 1))
     def step(params, opt_state, x, y, key):

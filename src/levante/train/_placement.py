@@ -25,6 +25,7 @@ from levante import data
 from . import _checkpoint
 from ._accumulate import accumulate_gradients
 from ._errors import TrainError
+from ._memory import keep_freed_memory
 from ._mesh import BATCH_AXES, mesh, replicated
 from ._partition import param_shardings
 from ._sharding import process_rows, shard_batch, sharded_init
@@ -119,7 +120,10 @@ class Placement:
         """The jitted training step `(params, opt_state, x, y, key) -> (params, opt_state,
         loss)`, averaging the gradients of `accumulate` micro-batches; the input state is
         donated, and on a mesh the output keeps the shardings of the state that `init`,
-        `place` or `restore` made."""
+        `place` or `restore` made. The process's allocator keeps freed memory from now on
+        (`keep_freed_memory`): each step reuses the last one's buffers."""
+        keep_freed_memory()
+
         def loss(p, x, y, key):
             return model.loss(p, model_config, x, y, key=key, training=True)
 
