@@ -16,6 +16,9 @@ strongest peer; `--no-compile-peer` skips it, and a compiler that fails is repor
 its error) and names the processor. Prints a table, the ratios the speed goals are stated
 in, and writes JSON. Speeds are the best of `--rounds` rounds in which the sides
 alternate. `--peer-steps 0` skips the peer's training (its step time is still timed).
+All sides run in one process, so they share its allocator setting: building levante's
+step makes glibc keep freed memory (`levante.train._memory`), for the peer and the
+floors as much as for levante, from the first round on.
 """
 
 from __future__ import annotations
