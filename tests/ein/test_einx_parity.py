@@ -353,6 +353,7 @@ CURATED = [
     Case("curated", "dot", "[a b] ->", [np.ones((2, 3))]),
     Case("curated", "dot", "a b -> b a", [np.ones((2, 3))]),
     Case("curated", "sum", "a [b] -> 1", [np.ones((2, 3))]),
+    Case("curated", "sum", "a b", [np.ones((2, 3))]),  # the documented choice
     Case("curated", "sum", "a a b -> b", [np.ones((2, 2, 3))]),
     Case("curated", "rearrange", "a, b -> (b + a)", [np.ones(2), np.ones(3)]),
     Case("curated", "rearrange", "c, b s... c -> b (1 + (s...)) c",
