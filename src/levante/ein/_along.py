@@ -14,7 +14,15 @@ import numbers
 from ._engine import run, run1, shapes_of
 from ._errors import NotationError
 from ._layout import compose, decompose
-from ._op import Op, arrow_side, check_bracket_sides, expect_count, layout_names, whole
+from ._op import (
+    Op,
+    arrow_side,
+    check_bracket_sides,
+    expect_count,
+    layout_names,
+    refuse_empty,
+    whole,
+)
 from ._solve import Atom, Dim, display, is_number
 from ._syntax import Arrow, Axis, Number, has_brackets, strip_brackets, walk
 
@@ -63,6 +71,8 @@ class Along(Op):
         x, names = decompose(w, "x0", layout, sizes, call.text)
         # a bracketed unit axis `1` was squeezed away by decompose: nothing runs along it
         marked = [a.name for d in layout for a in d.atoms if a.bracketed and a.name in names]
+        if self.name in ("softmax", "log_softmax", "argmax", "argmin"):
+            refuse_empty(self.name, call, layout, set(marked), sizes)
         if self.name in ("argmax", "argmin"):
             return [_write_arg(w, self.name, call, layout, x, names, marked, sizes)]
         if not marked:

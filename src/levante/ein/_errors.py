@@ -27,6 +27,10 @@ class NotationError(ValueError):
     def __init__(self, reason, expression=None, span=None, shapes=None, sizes=None):
         self.reason = reason
         self.expression = expression
+        if span is None and isinstance(expression, str):
+            # a mistake in the call as a whole (a dtype, a backend name): the caret goes
+            # under the whole expression, so that every message shows where
+            span = (0, max(1, len(expression)))
         self.span = span
         self.shapes = shapes
         self.sizes = sizes

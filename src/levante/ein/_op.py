@@ -7,7 +7,7 @@ expressions, and a `write(writer, call)` method that plans the backend calls.
 
 from __future__ import annotations
 
-from ._errors import NotationError, NotationRankError
+from ._errors import NotationError, NotationRankError, NotationSizeError
 from ._syntax import Arrow, Concat, atoms, has_brackets, strip_brackets, walk
 
 
@@ -130,3 +130,23 @@ def forbid_concatenations(op, signature, expressions):
                     f"a concatenation `(a + b)` is only understood by rearrange, not by "
                     f"{op.name}: compute the parts first, then join them with "
                     "ein.rearrange('a, b -> (a + b)', ...)", signature.text, node.span)
+
+
+def refuse_empty(kind, call, layout, along, sizes):
+    """max, min, logsumexp, softmax, argmax... have no value over zero entries: an axis of
+    size 0 among those worked `along` is a `NotationSizeError` naming it (NumPy, JAX and
+    PyTorch would each raise their own error, or NumPy a division by zero in a plan)."""
+    from ._solve import display
+
+    for dim in layout:
+        for a in dim.atoms:
+            if a.name in along and sizes.get(a.name) == 0:
+                raise NotationSizeError(
+                    f"{kind} along axis `{display(a.name)}` of size 0: there is no entry to "
+                    f"take the {_EMPTY_VALUE.get(kind, 'value')} of; give the axis at least one "
+                    "entry, or leave empty tensors out before this call", call.text, a.span)
+
+
+_EMPTY_VALUE = {"max": "maximum", "min": "minimum", "argmax": "maximum",
+                "argmin": "minimum", "logsumexp": "log-sum-exp", "softmax": "softmax",
+                "log_softmax": "log-softmax"}

@@ -16,6 +16,7 @@ from ._op import (
     expect_count,
     forbid_bracketed_outputs,
     layout_names,
+    refuse_empty,
     whole,
 )
 from ._solve import Atom, Dim, display, is_number
@@ -67,6 +68,8 @@ class Reduce(Op):
             raise NotationError(f"nothing to reduce: every axis is in the output; {self.name} "
                                 "would return its input unchanged", call.text,
                                 whole(call.signature))
+        if self.name in _NO_IDENTITY:
+            refuse_empty(self.name, call, layout, {names[i] for i in gone}, sizes)
         if self.function is not None:
             left = [sizes[n] for i, n in enumerate(names) if i not in gone]
             x = w.call(f"{w.constant(self.function)}({x}, axis={tuple(gone)!r})", [x], left)
@@ -132,6 +135,8 @@ def _reduce(w, kind, x, names, gone, sizes):
 
 
 _KEEP = (("keepdims", True),)
+# reductions without a value over zero entries (a sum of none is 0, a max of none is nothing)
+_NO_IDENTITY = ("max", "min", "logsumexp")
 
 
 def _make(kind, equation):

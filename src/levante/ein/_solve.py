@@ -11,6 +11,7 @@ a name of its own made from its position, so each written number is its own axis
 from __future__ import annotations
 
 import math
+import operator
 from typing import NamedTuple
 
 import numpy as np
@@ -222,15 +223,17 @@ def _check_size(name, value):
         raise NotationSizeError(
             f"the size given for `{name}` is {value!r}; a size is a non-negative integer")
     if not isinstance(value, int):
+        # an integer type only (NumPy, JAX and PyTorch integer scalars have __index__), as in
+        # einx 0.4: a float such as 2.0 is refused even when whole, since it is most often
+        # a computed size (n / 2) whose rounding went unnoticed
         try:
-            as_int = int(value)
-            same = as_int == value
+            value = operator.index(value)
         except (TypeError, ValueError, OverflowError, ArithmeticError):
-            same = False
-        if not same:
-            raise NotationSizeError(
-                f"the size given for `{name}` is {value!r}; a size is a non-negative integer")
-        value = as_int
+            hint = (f"; write int({value!r}) if it is meant as {int(value)}"
+                    if isinstance(value, (float, np.floating)) and float(value).is_integer()
+                    else "")
+            raise NotationSizeError(f"the size given for `{name}` is {value!r}; a size is a "
+                                    f"non-negative integer{hint}") from None
     if value < 0:
         raise NotationSizeError(f"the size given for `{name}` is {value}; it must be >= 0")
     if value > MAX_ELEMENTS:
