@@ -1,8 +1,10 @@
 """Sampling: a prefill, then a decoding loop (`lax.scan`) over a cache, all compiled once.
 
-A GPT's cache holds `block` positions. When a generation outgrows it, the context restarts
-from the last `block // 2` tokens: one more prefill, then decoding goes on, so every token
-is predicted from at least half a block of context. Within one window the tokens are
+A GPT's context holds `block` positions. When a generation outgrows it, the context
+restarts from the last `block // 2` tokens: one more prefill, then decoding goes on, so
+every token is predicted from at least half a block of context. Each window's cache holds
+only the positions that window fills (`cache_length`): every decoding step reads its whole
+cache, and each writes its own slot in place. Within one window the tokens are
 exactly those the uncached forward pass over the same context would pick. The windows of a
 whole generation run in one compiled program (`plan` lays them out; equal windows repeat in
 a `lax.fori_loop`), so a long generation costs one dispatch, not one per window.
@@ -61,13 +63,36 @@ def _in_top_k(logits, k):
     return logits >= jax.lax.top_k(logits, k)[0][..., -1:]
 
 
+CACHE_ROUNDING = 64  # window caches are sized in steps of this many positions
+
+
+def cache_length(capacity, needed):
+    """The positions a window's cache holds: the `needed` ones (context + samples) rounded
+    up to a multiple of `CACHE_ROUNDING`, so that few shapes compile, and at most
+    `capacity`; None for a model without one.
+
+    Every decoding step reads its whole cache, so GPT-2 decoding 200 tokens after a
+    64-token prompt reads 320 positions per step rather than its block of 1024.
+
+    >>> cache_length(1024, 64 + 200), cache_length(64, 33), cache_length(None, 10)
+    (320, 64, None)
+    """
+    if capacity is None:
+        return None
+    return min(capacity, -(-needed // CACHE_ROUNDING) * CACHE_ROUNDING)
+
+
 def _window(params, config, context, key, made, count, temperature, top_k):
     """Prefill `context` (`b n`), then sample `count` tokens: `b count`.
 
     The loop draws no random numbers: the Gumbel noise of every step is made up front.
     """
     model = _model(config)
-    logits, state = model.prefill(params, config, context)
+    length = cache_length(model.capacity(config), context.shape[1] + count)
+    if length is None:  # a state of fixed size (the LSTM)
+        logits, state = model.prefill(params, config, context)
+    else:
+        logits, state = model.prefill(params, config, context, length)
     noise = jax.random.gumbel(jax.random.fold_in(key, made),
                               (count, context.shape[0], config.vocab))
 

@@ -166,9 +166,11 @@ def loss(params, config, ids, targets, key=None, training=False):
     return metrics.cross_entropy(logits, targets)
 
 
-def prefill(params, config, ids):
-    """Run the prompt `b t` through a fresh cache: (logits of its last position, cache)."""
-    cache = init_cache(config, ids.shape[0])
+def prefill(params, config, ids, length=None):
+    """Run the prompt `b t` through a fresh cache of `length` positions (default: block):
+    (logits of its last position, cache). Each decoding step reads the whole cache, so a
+    cache sized to what is left to decode costs less per step than a full block."""
+    cache = init_cache(config, ids.shape[0], length)
     logits, cache = forward(params, config, ids, cache=cache)
     return logits[:, -1], cache
 
@@ -180,5 +182,5 @@ def step(params, config, token, cache):
 
 
 def capacity(config):
-    """How many positions one cache holds."""
+    """The most positions one cache holds: the context, `block`."""
     return config.block

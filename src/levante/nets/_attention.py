@@ -139,14 +139,11 @@ def _write(cache, keys, values):
     if not isinstance(index, jax.core.Tracer) and int(index) + steps > length:
         raise NetsError(f"the KV cache holds {length} positions; writing {steps} at index "
                         f"{int(index)} would pass its end: make the cache longer")
-    if steps == 1:
-        # one decoding step: a select over the slots (L 1) writes each cache once, where
-        # dynamic_update_slice inside a decoding loop makes XLA on CPU copy it
-        here = (jnp.arange(length) == index)[:, None]
-        put = lambda old, one: jnp.where(here, one.astype(old.dtype), old)
-    else:
-        put = lambda old, part: jax.lax.dynamic_update_slice(old, part.astype(old.dtype),
-                                                             (0, index, 0))
+    # in place inside a decoding loop (the cache is carried as one `(b h) L c` array per
+    # layer, so XLA on CPU aliases it): a step writes its own slot and touches no other,
+    # where a select over the slots would read and rewrite the whole cache every step
+    put = lambda old, part: jax.lax.dynamic_update_slice(old, part.astype(old.dtype),
+                                                         (0, index, 0))
     new = {"keys": put(cache["keys"], keys), "values": put(cache["values"], values),
            "index": index + steps}
     return new, index + steps > length
