@@ -9,8 +9,13 @@ mask is aligned bottom-right: with 3 queries over 5 keys, query i sees keys up t
 (the queries are the last positions). A row with no visible key outputs zeros, not NaN.
 
 Inside, heads lead (`b h t c`), so that both products batch over (b, h) with no transposes;
-the cache is kept in that layout too. With `cache=` (from `init_cache`), the new keys and
-values are written into the cache at its index (`lax.dynamic_update_slice`), queries and
+the cache is kept in that layout too. Causal attention with no mask and no cache over more
+than 256 queries goes in chunks of 256 queries, a few (b h) rows at a time, each chunk over
+the keys up to its last query: it never builds the `b h q k` square and skips its masked
+half.
+
+With `cache=` (from `init_cache`), the new keys and values are written into the cache at
+its index (`lax.dynamic_update_slice`), queries and
 keys take their absolute positions (for RoPE and the causal mask), slots not yet written
 never receive weight, and the call returns `(out, new_cache)`. Prefilling with a chunk and
 then decoding token by token gives the outputs of the full uncached pass.
