@@ -108,3 +108,113 @@ def test_a_bad_backend_name_has_a_caret():
     with pytest.raises(ein.NotationError, match="unknown backend") as info:
         ein.arange("n", n=3, backend="cupy")
     assert caret_under(info.value, "n")
+
+
+# ---------------------------------------------------------------- operands of two libraries
+
+
+tf = pytest.importorskip("tensorflow")
+xp = pytest.importorskip("array_api_strict")
+
+LIBRARIES = {"numpy": lambda a: a, "jax": jnp.asarray, "torch": torch.tensor,
+             "tensorflow": tf.constant, "array_api_strict": xp.asarray}
+REFUSED = [("array_api_strict", "numpy"), ("array_api_strict", "jax"), ("jax", "tensorflow"),
+           ("torch", "tensorflow"), ("numpy", "torch"), ("jax", "torch")]
+
+
+@pytest.mark.parametrize(("first", "second"), REFUSED, ids=["-".join(p) for p in REFUSED])
+@pytest.mark.parametrize(("op", "expression"), [("add", "a b, a b"),
+                                                ("dot", "a b, c b -> a c")])
+def test_operands_of_two_libraries_are_a_notation_error(first, second, op, expression):
+    # array-api-strict with NumPy or JAX, and JAX with TensorFlow, were TypeErrors of the
+    # libraries; NumPy with TensorFlow ran dot on NumPy
+    x, y = LIBRARIES[first](np.ones((2, 3))), LIBRARIES[second](np.ones((2, 3)))
+    with pytest.raises(ein.NotationError, match="operands mix") as info:
+        getattr(ein, op)(expression, x, y)
+    assert caret_under(info.value, expression.split(", ")[1].split(" ->")[0])  # the second
+
+
+@pytest.mark.parametrize("library", ["jax", "tensorflow"])
+@pytest.mark.parametrize(("op", "expression"), [("add", "a b, a b"), ("dot", "a b, c b -> a c"),
+                                                ("rearrange", "a b, a b -> (a + a) b")])
+def test_numpy_operands_join_jax_and_tensorflow_on_their_backend(library, op, expression):
+    x = np.arange(6.0).reshape(2, 3)
+    expected = getattr(einx, "id" if op == "rearrange" else op)(expression, x, x)
+    for pair in [(x, LIBRARIES[library](x)), (LIBRARIES[library](x), x)]:
+        y = getattr(ein, op)(expression, *pair)
+        assert type(y) is type(LIBRARIES[library](x))
+        np.testing.assert_allclose(np.asarray(y), expected)
+
+
+table = np.arange(12.0).reshape(4, 3)  # [v] c
+
+
+@pytest.mark.parametrize("library", ["jax", "tensorflow"])
+def test_a_numpy_table_indexed_by_jax_or_tensorflow_indices(library):
+    # JAX returned a NumPy array for get_at, and set_at called the missing `x.at`
+    ids = LIBRARIES[library](np.array([3, 1]))
+    read = ein.get_at("[v] c, i -> i c", table, ids)
+    assert type(read) is type(ids)
+    np.testing.assert_array_equal(np.asarray(read), table[[3, 1]])
+    written = ein.set_at("[v] c, i, i c", table, ids, np.ones((2, 3)))
+    assert type(written) is type(ids)
+    expected = table.copy()
+    expected[[3, 1]] = 1
+    np.testing.assert_array_equal(np.asarray(written), expected)
+
+
+def test_a_closed_over_numpy_table_under_jax_jit():
+    # the index reached NumPy as a tracer: TracerArrayConversionError
+    read = jax.jit(lambda i: ein.get_at("[v] c, i -> i c", table, i))(jnp.array([2]))
+    np.testing.assert_array_equal(read, table[[2]])
+    added = jax.jit(lambda i: ein.add_at("[v] c, i, i c", table, i, jnp.ones((2, 3))))(
+        jnp.array([0, 0]))
+    np.testing.assert_array_equal(added[0], table[0] + 2)
+
+
+# ---------------------------------------------------------------- truth values
+
+
+LOGICAL = [("any", "a [b]", 1), ("all", "a [b]", 1), ("logical_and", "a b, a b", 2),
+           ("logical_or", "a b, a b", 2), ("logical_not", "a b", 1),
+           ("where", "a b, a b, a b", 3)]
+
+
+@pytest.mark.parametrize("library", ["numpy", "jax", "torch", "tensorflow",
+                                     "array_api_strict"])
+@pytest.mark.parametrize(("op", "expression", "count"), LOGICAL,
+                         ids=[op for op, _, _ in LOGICAL])
+def test_truth_values_of_numbers_as_in_numpy(library, op, expression, count):
+    # TensorFlow's reduce_any/logical_*, the Array API's logical_*/where and torch.where
+    # take bools only: each raised its own error for float operands
+    x = np.array([[0.0, 1.5, 0.0], [2.0, 0.0, -1.0]])
+    args = (x, np.array([[1.0, 0.0, 0.0], [2.0, 3.0, 0.0]]), -x)[:count]
+    y = getattr(ein, op)(expression, *map(LIBRARIES[library], args))
+    expected = np.logical_not(x) if op == "logical_not" else getattr(einx, op)(expression, *args)
+    np.testing.assert_array_equal(np.asarray(y), expected)
+
+
+def test_an_unknown_size_in_tf_function_has_a_caret():
+    f = tf.function(lambda x: ein.mean("b [t] c", x),
+                    input_signature=[tf.TensorSpec([None, 5, 3])], autograph=False)
+    with pytest.raises(ein.NotationError, match="unknown size") as info:
+        f(tf.zeros((2, 5, 3)))
+    assert caret_under(info.value, "b [t] c")
+
+
+def test_autograph_calls_the_ops_as_they_are():
+    # autograph rewrote the whole engine on a first trace (13.8 s against 0.12 s for a
+    # softmax of a mean, measured): every op, the alias and the adapters' ops are marked
+    # as do_not_convert marks them
+    public = [getattr(ein, name) for name in ein.__all__]
+    made = [ein.numpy.adapt_numpylike_reduce(np.sum),
+            ein.numpy.adapt_numpylike_elementwise(np.hypot),
+            ein.jax.adapt_with_vmap(jnp.sum)]
+    for op in [f for f in public if callable(f) and not isinstance(f, type)] + made + [ein.id]:
+        assert hasattr(op, "autograph_info__"), op
+
+    def f(x):
+        return ein.softmax("b [t] c", ein.mean("b t [c] -> b t", x)[..., None] + x)
+
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    np.testing.assert_allclose(tf.function(f)(tf.constant(x)).numpy(), f(x), rtol=1e-5)

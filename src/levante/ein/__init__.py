@@ -114,6 +114,18 @@ __all__ = [
 ]
 
 
+def _mark_for_autograph():
+    from ._autograph import as_python
+
+    for name in __all__:
+        value = globals()[name]
+        if callable(value) and not isinstance(value, type):
+            as_python(value)
+
+
+_mark_for_autograph()
+
+
 def __getattr__(name):
     # `ein.numpy`, `ein.jax`, `ein.torch`: einx 0.4's adapters, imported on first use so
     # that `import levante.ein` stays NumPy only

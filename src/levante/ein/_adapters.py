@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 
+from ._autograph import as_python
 from ._elementwise import Elementwise
 from ._engine import run, run1
 from ._errors import NotationError
@@ -46,7 +47,7 @@ def adapt_numpylike_reduce(function):
 
     reduction.__name__ = reduction.__qualname__ = op.name
     reduction.__doc__ = f"The reduction {op.name} in the notation (see ein.sum)."
-    return reduction
+    return as_python(reduction)
 
 
 def adapt_numpylike_elementwise(function):
@@ -66,7 +67,7 @@ def adapt_numpylike_elementwise(function):
 
     elementwise.__name__ = elementwise.__qualname__ = op.name
     elementwise.__doc__ = f"The elementwise op {op.name} in the notation (see ein.add)."
-    return elementwise
+    return as_python(elementwise)
 
 
 def _name(function, kind):
@@ -115,7 +116,7 @@ def adapt_with_vmap(function, vmap, signature=None):
 
     adapted.__name__ = adapted.__qualname__ = getattr(function, "__name__", "adapted")
     adapted.__doc__ = "The op made by adapt_with_vmap (see levante.ein's adapters)."
-    return adapted
+    return as_python(adapted)
 
 
 def _split(parsed, expr):

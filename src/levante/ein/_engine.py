@@ -91,12 +91,34 @@ def _cold(op, expression, tensors, sizes, options):
         key, plan = None, None
     if plan is None:
         backend = choose_backend(tensors, expression, sizes, options)
-        plan, _ = build(op, expression, shapes_of(tensors), sizes, options, backend)
+        plan, _ = build(op, expression, shapes_of(tensors, expression), sizes, options, backend)
+        plan = _converting(plan, tensors, backend)
         if key is not None:
             if len(_PLANS) >= _LIMIT:
                 _PLANS.clear()
             _PLANS[key] = plan
     return plan(*tensors)
+
+
+def _converting(plan, tensors, backend):
+    """The plan, converting NumPy operands first where they join JAX or TensorFlow tensors:
+    its code indexes (`x[i]`, `x.at[i]`) and calls methods that a NumPy array lacks or
+    answers with NumPy (a jitted index would reach NumPy as a tracer). Calls on one
+    library's tensors keep the plan itself."""
+    if backend == "numpy":
+        return plan
+    mixed = tuple(i for i, t in enumerate(tensors) if kind_of(t) == "numpy")
+    if not mixed:
+        return plan
+    asarray = load(backend).asarray
+
+    def converted(*xs):
+        xs = list(xs)
+        for i in mixed:
+            xs[i] = asarray(xs[i])
+        return plan(*xs)
+
+    return converted
 
 
 def _on_backend(op, expression, tensors, sizes, options):
@@ -120,7 +142,7 @@ def _on_backend(op, expression, tensors, sizes, options):
     return run(op, expression, tuple(converted), sizes, options)
 
 
-def shapes_of(tensors):
+def shapes_of(tensors, expression=None):
     shapes = []
     for t in tensors:
         shape = getattr(t, "shape", None)
@@ -128,7 +150,8 @@ def shapes_of(tensors):
             # a tf.function traced without a full input_signature
             raise NotationError(f"a tensor of shape {tuple(shape)} has dimensions of unknown "
                                 "size (None); the notation plans for known shapes: trace "
-                                "with full shapes (tf.function(input_signature=...))")
+                                "with full shapes (tf.function(input_signature=...))",
+                                expression)
         shapes.append(() if shape is None else tuple(int(s) for s in shape))
     return tuple(shapes)
 
@@ -159,17 +182,32 @@ def choose_backend(tensors, expression, sizes, options):
                 "callable that makes the tensor from its shape", expression,
                 _operand_span(expression, i), _shown_shapes(tensors), sizes)
         if kind is not None:
-            if kinds and kind not in kinds and "torch" in kinds | {kind}:
+            mixed = kinds | {kind}
+            # NumPy arrays may join the tensors of a library whose functions take them
+            # (JAX, TensorFlow); any other mix would reach a function that refuses one
+            # operand, or silently run on NumPy
+            if len(mixed - {"numpy"}) > 1 or ("numpy" in mixed and len(mixed) > 1
+                                              and not mixed <= _TAKES_NUMPY):
                 raise NotationError(
-                    f"operands mix {' and '.join(sorted(kinds | {kind}))} tensors; convert them "
-                    "to one library first (torch.as_tensor(...) or np.asarray(...))",
+                    f"operands mix {' and '.join(sorted(mixed))} tensors; convert them "
+                    f"to one library first ({_convert(kind)} or {_convert(min(kinds))})",
                     expression, _operand_span(expression, i), _shown_shapes(tensors), sizes)
             kinds.add(kind)
-    if "jax" in kinds:
-        return "jax"
+    if len(kinds) > 1:
+        kinds.discard("numpy")
     if kinds:
         return kinds.pop()
     return dict(options).get("backend", "numpy")
+
+
+_TAKES_NUMPY = {"numpy", "jax", "tensorflow"}
+_CONVERT = {"numpy": "np.asarray(...)", "jax": "jnp.asarray(...)",
+            "torch": "torch.as_tensor(...)", "tensorflow": "tf.convert_to_tensor(...)"}
+
+
+def _convert(kind):
+    """How a user makes a tensor of `kind` (`arrayapi:<namespace>` names its namespace)."""
+    return _CONVERT.get(kind) or f"{kind.partition(':')[2]}.asarray(...)"
 
 
 def build(op, expression, shapes, sizes, options, backend_name):

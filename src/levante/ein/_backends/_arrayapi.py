@@ -113,9 +113,16 @@ def _helpers(xp):
         peak = xp.max(x, axis=axis, keepdims=True)
         return x - peak - xp.log(xp.sum(xp.exp(x - peak), axis=axis, keepdims=True))
 
+    def _bool(x):
+        # the standard's logical functions and where take bools only; NumPy's (and
+        # einx's) test x != 0
+        if getattr(x, "dtype", xp.bool) == xp.bool:
+            return x
+        return xp.astype(x, xp.bool)
+
     return {"xp": xp, "_index": _index, "_einsum": _einsum, "_gather": _gather,
             "_scatter": _scatter, "_logsumexp": _logsumexp, "_softmax": _softmax,
-            "_log_softmax": _log_softmax}
+            "_log_softmax": _log_softmax, "_bool": _bool}
 
 
 class ArrayApiBackend(Backend):
@@ -130,6 +137,13 @@ class ArrayApiBackend(Backend):
 
     def namespace(self):
         return self._namespace
+
+    def elementwise(self, kind, xs):
+        if kind in ("logical_and", "logical_or", "logical_not"):
+            xs = [f"_bool({x})" for x in xs]
+        elif kind == "where":
+            xs = [f"_bool({xs[0]})", *xs[1:]]
+        return super().elementwise(kind, xs)
 
     def asarray(self, x):
         return self.module.asarray(x)

@@ -114,6 +114,8 @@ class TensorflowBackend(Backend):
         keep = ", keepdims=True" if keepdims else ""
         if kind == "count_nonzero":
             return f"_count_nonzero({x}, axis={tuple(axes)!r})"
+        if kind in ("any", "all"):  # TensorFlow's take bools only; NumPy's test x != 0
+            x = f"tf.cast({x}, tf.bool)"
         return f"{_REDUCE[kind]}({x}, axis={tuple(axes)!r}{keep})"
 
     def number(self, x):
@@ -122,6 +124,11 @@ class TensorflowBackend(Backend):
     def elementwise(self, kind, xs):
         if kind == "logaddexp":
             return f"_logaddexp({', '.join(xs)})"
+        if kind in ("logical_and", "logical_or", "logical_not"):
+            # TensorFlow's take bools only; NumPy's (and einx's) test x != 0
+            xs = [f"tf.cast({x}, tf.bool)" for x in xs]
+        elif kind == "where":
+            xs = [f"tf.cast({xs[0]}, tf.bool)", *xs[1:]]
         if kind in ("maximum", "minimum", "logical_and", "logical_or", "logical_not", "where"):
             name = "tf.where" if kind == "where" else f"tf.math.{kind}"
             return f"{name}({', '.join(xs)})"

@@ -119,6 +119,8 @@ class TorchBackend(Backend):
         return f"torch.as_tensor({x})"
 
     def elementwise(self, kind, xs):
+        if kind == "where":  # torch.where takes a bool condition only; NumPy's tests x != 0
+            xs = [f"{xs[0]}.bool()", *xs[1:]]
         if kind in ("logical_and", "logical_or", "logical_not", "maximum", "minimum", "where",
                     "logaddexp"):
             return f"torch.{kind}({', '.join(xs)})"
