@@ -218,3 +218,20 @@ def test_autograph_calls_the_ops_as_they_are():
 
     x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
     np.testing.assert_allclose(tf.function(f)(tf.constant(x)).numpy(), f(x), rtol=1e-5)
+
+
+# ---------------------------------------------------------------- keyword sizes
+
+
+def test_axes_named_like_the_parameters_take_keyword_sizes():
+    # `expression=3` was Python's "got multiple values for argument 'expression'"
+    x = np.arange(6.0).reshape(2, 3)
+    y = ein.rearrange("a -> a expression", x[0], expression=3)
+    np.testing.assert_array_equal(y, einx.id("a -> a expression", x[0], expression=3))
+    assert ein.solve("a expression", x, expression=3) == {"a": 2, "expression": 3}
+    assert ein.add("a, tensors -> a tensors", x[:, 0], x[0], tensors=3).shape == (2, 3)
+    assert ein.dot("a [tensors->b]", x, np.ones((3, 4)), tensors=3).shape == (2, 4)
+    assert ein.get_at("[v] c, i -> i c", x, np.array([1]), expression=1).shape == (1, 3)
+    assert "x0.sum" in ein.explain("sum", "a [op]", (2, 3), op=3)
+    l2 = ein.numpy.adapt_numpylike_elementwise(np.hypot)
+    assert l2("a, expression -> a expression", x[:, 0], x[0], expression=3).shape == (2, 3)

@@ -62,7 +62,7 @@ def adapt_numpylike_elementwise(function):
     """
     op = Elementwise(_name(function, "elementwise"), function)
 
-    def elementwise(expression, *tensors, **sizes):
+    def elementwise(expression, /, *tensors, **sizes):
         return run(op, expression, tensors, sizes)
 
     elementwise.__name__ = elementwise.__qualname__ = op.name
@@ -80,7 +80,7 @@ def adapt_with_vmap(function, vmap, signature=None):
     `vmap(f, in_axes)` (the backend modules pass `jax.vmap` or `torch.vmap`)."""
     from . import rearrange, solve
 
-    def adapted(expression, *tensors, **sizes):
+    def adapted(expression, /, *tensors, **sizes):
         parsed = parse(expression)
         if parsed.outputs is None:
             raise NotationError("an adapted op needs its output after '->', e.g. "

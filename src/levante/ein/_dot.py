@@ -110,7 +110,7 @@ def _shorthand(signature, count, arrows):
 _DOT = Dot()
 
 
-def dot(expression, *tensors, **sizes):
+def dot(expression, /, *tensors, **sizes):
     """Contract tensors: y = Σ over the axes missing from the output of Π operands.
 
     >>> import numpy as np

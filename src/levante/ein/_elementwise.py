@@ -168,7 +168,7 @@ def _make(kind, equation):
     arity = ARITY.get(kind, 2)
     op = Elementwise(kind)
 
-    def function(expression, *tensors, **sizes):
+    def function(expression, /, *tensors, **sizes):
         return run(op, expression, tensors, sizes)
 
     function.__name__ = function.__qualname__ = kind

@@ -200,7 +200,7 @@ def _index(kind, expression, tensors, sizes):
     return run(op, expression, tensors, sizes)
 
 
-def get_at(expression, *tensors, **sizes):
+def get_at(expression, /, *tensors, **sizes):
     """Read the tensor at the given indices: y[v...] = x[idx[v...]].
 
     >>> import numpy as np
@@ -215,7 +215,7 @@ def get_at(expression, *tensors, **sizes):
     return _index("get_at", expression, tensors, sizes)
 
 
-def set_at(expression, *tensors, **sizes):
+def set_at(expression, /, *tensors, **sizes):
     """A copy of the tensor with the updates written at the indices: x[idx] = u.
 
     >>> import numpy as np
@@ -226,7 +226,7 @@ def set_at(expression, *tensors, **sizes):
     return _index("set_at", expression, tensors, sizes)
 
 
-def add_at(expression, *tensors, **sizes):
+def add_at(expression, /, *tensors, **sizes):
     """A copy of the tensor with the updates added at the indices (repeats accumulate).
 
     >>> import numpy as np
@@ -237,7 +237,7 @@ def add_at(expression, *tensors, **sizes):
     return _index("add_at", expression, tensors, sizes)
 
 
-def subtract_at(expression, *tensors, **sizes):
+def subtract_at(expression, /, *tensors, **sizes):
     """A copy of the tensor with the updates subtracted at the indices (repeats accumulate).
 
     >>> import numpy as np

@@ -43,7 +43,7 @@ def _prepared(expression, tensors, sizes):
         raise error.with_context(expression, shown, sizes) from None
 
 
-def solve_shapes(expression, *tensors, **sizes):
+def solve_shapes(expression, /, *tensors, **sizes):
     """The shape of every operand expression, solved from the given tensors and sizes
     (einx 0.4's `solve_shapes`); pass None for an operand whose shape is wanted.
 
@@ -56,7 +56,7 @@ def solve_shapes(expression, *tensors, **sizes):
     return tuple(tuple(dim_size(d, call.sizes) for d in layout) for layout in call.inputs)
 
 
-def solve_axes(expression, *tensors, **sizes):
+def solve_axes(expression, /, *tensors, **sizes):
     """The size of every named axis (einx 0.4's `solve_axes`): a named ellipsis maps to an
     int32 array of its sizes. Pass None for an operand whose shape is unknown.
 
@@ -70,7 +70,7 @@ def solve_axes(expression, *tensors, **sizes):
             for k, v in found.items()}
 
 
-def solve(expression, *tensors, **sizes):
+def solve(expression, /, *tensors, **sizes):
     """The size of every named axis, solved from the tensors' shapes and the given sizes.
 
     A named ellipsis maps to a tuple of sizes. Raises `NotationError` when the tensors do
@@ -102,7 +102,7 @@ def _solved(call):
             for k, v in found.items()}
 
 
-def matches(expression, *tensors, **sizes):
+def matches(expression, /, *tensors, **sizes):
     """Whether the tensors fit the expression (a malformed expression still raises).
 
     Sizes that nothing determines need not be solved: `matches("(a b) c", x)` is True for
@@ -122,7 +122,7 @@ def matches(expression, *tensors, **sizes):
     return True
 
 
-def check(expression, *tensors, **sizes):
+def check(expression, /, *tensors, **sizes):
     """Raise `NotationError` unless the tensors fit the expression; return None.
 
     Like `matches`, sizes that nothing determines need not be solved.
@@ -148,7 +148,7 @@ def _shape(shape, expression):
     return tuple(out)
 
 
-def explain(op, expression, *shapes_or_tensors, backend=None, **sizes):
+def explain(op, expression, /, *shapes_or_tensors, backend=None, **sizes):
     """The plan of `op` for these shapes, as the Python code that a warm call runs.
 
     `op` is an op's name (`"dot"`) or the op itself (`ein.dot`); operands are tensors or

@@ -183,7 +183,7 @@ def _part_span(leaf, part):
 _REARRANGE = Rearrange()
 
 
-def rearrange(expression, *tensors, **sizes):
+def rearrange(expression, /, *tensors, **sizes):
     """Reshape, transpose, broadcast, concatenate or split tensors.
 
     Every axis of an input appears in the output; axes only in the output are broadcast
