@@ -82,10 +82,18 @@ def cache_length(capacity, needed):
     return min(capacity, -(-needed // CACHE_ROUNDING) * CACHE_ROUNDING)
 
 
-def _window(params, config, context, key, made, count, temperature, top_k):
+def _noise(key, made, count, batch, vocab):
+    """The Gumbel noise of `count` steps (`count b vocab`), the samples made so far
+    `made` folded into `key`: a window's draws depend on where it starts, not on how the
+    windows are laid out."""
+    return jax.random.gumbel(jax.random.fold_in(key, made), (count, batch, vocab))
+
+
+def _window(params, config, context, key, made, count, temperature, top_k, noise=None):
     """Prefill `context` (`b n`), then sample `count` tokens: `b count`.
 
-    The loop draws no random numbers: the Gumbel noise of every step is made up front.
+    The loop draws no random numbers: the Gumbel noise of every step is made up front
+    (or given, `noise`); greedy decoding (temperature 0) makes none.
     """
     model = _model(config)
     length = cache_length(model.capacity(config), context.shape[1] + count)
@@ -93,8 +101,8 @@ def _window(params, config, context, key, made, count, temperature, top_k):
         logits, state = model.prefill(params, config, context)
     else:
         logits, state = model.prefill(params, config, context, length)
-    noise = jax.random.gumbel(jax.random.fold_in(key, made),
-                              (count, context.shape[0], config.vocab))
+    if noise is None and temperature != 0:
+        noise = _noise(key, made, count, context.shape[0], config.vocab)
 
     def body(carry, step_noise):
         logits, state = carry
@@ -102,8 +110,11 @@ def _window(params, config, context, key, made, count, temperature, top_k):
         logits, state = model.step(params, config, token, state)
         return (logits, state), token
 
-    _, tokens = jax.lax.scan(body, (logits, state), noise)
+    _, tokens = jax.lax.scan(body, (logits, state), noise, length=count)
     return tokens.T
+
+
+NOISE_AHEAD = 2 ** 22  # a run of windows makes its noise in one go up to this many numbers
 
 
 def plan(prompt_length, steps, capacity):
@@ -138,13 +149,23 @@ def plan(prompt_length, steps, capacity):
 @functools.partial(jax.jit, static_argnames=("config", "runs", "temperature", "top_k"))
 def _sample(params, config, history, key, *, runs, temperature, top_k):
     """Fill `history` (`b (prompt + steps)`) window after window, in one compiled program."""
-    prompt_length = runs[0][0] + runs[0][1]
+    prompt_length, batch = runs[0][0] + runs[0][1], history.shape[0]
     for start, keep, count, repeats in runs:
-        def one(i, history, start=start, keep=keep, count=count):
+        made = start + keep - prompt_length + count * jnp.arange(repeats)  # per window
+        noise = None
+        if temperature != 0 and repeats > 1 and repeats * count * batch * config.vocab \
+                <= NOISE_AHEAD:
+            # the same numbers as window by window, in one batched generator call: each
+            # call loops over its rounds, and for small vocabularies those kernels, not
+            # the numbers, were the cost (about two decoding steps' time per window)
+            noise = jax.vmap(lambda made, count=count: _noise(key, made, count, batch,
+                                                              config.vocab))(made)
+
+        def one(i, history, start=start, keep=keep, count=count, made=made, noise=noise):
             at = start + i * count
             context = jax.lax.dynamic_slice_in_dim(history, at, keep, axis=1)
-            tokens = _window(params, config, context, key, at + keep - prompt_length, count,
-                             temperature, top_k)
+            tokens = _window(params, config, context, key, made[i], count, temperature,
+                             top_k, None if noise is None else noise[i])
             return jax.lax.dynamic_update_slice_in_dim(history, tokens, at + keep, axis=1)
 
         history = one(0, history) if repeats == 1 else jax.lax.fori_loop(0, repeats, one,
