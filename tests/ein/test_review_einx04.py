@@ -235,3 +235,24 @@ def test_axes_named_like_the_parameters_take_keyword_sizes():
     assert "x0.sum" in ein.explain("sum", "a [op]", (2, 3), op=3)
     l2 = ein.numpy.adapt_numpylike_elementwise(np.hypot)
     assert l2("a, expression -> a expression", x[:, 0], x[0], expression=3).shape == (2, 3)
+
+
+# ---------------------------------------------------------------- Python numbers
+
+
+@pytest.mark.parametrize("library", ["tensorflow", "array_api_strict", "torch", "jax"])
+@pytest.mark.parametrize("number", [2.0, 2])
+@pytest.mark.parametrize(("op", "expression"), [
+    ("maximum", "a b, "), ("minimum", "a b, "), ("logaddexp", "a b, "),
+    ("where", "a b, , a b"), ("logical_and", "a b, "), ("logical_or", "a b, ")])
+def test_a_number_takes_the_dtype_of_the_tensors_it_meets(library, number, op, expression):
+    # TensorFlow made 2.0 a float32 tensor, which tf.math.maximum and tf.where refuse
+    # next to float64 (and 2 an int32 next to float); the Array API's logical functions
+    # refuse a number next to bools
+    y = np.array([[1.0, 0.0, -1.5], [2.0, 3.0, 0.0]])
+    args = (y > 0, number, y) if op == "where" else (y, number)
+    expected = getattr(einx, op)(expression, *args)
+    out = getattr(ein, op)(expression, *[LIBRARIES[library](a) if isinstance(a, np.ndarray)
+                                         else a for a in args])
+    np.testing.assert_allclose(np.asarray(out).astype(float), expected.astype(float),
+                               rtol=1e-6)

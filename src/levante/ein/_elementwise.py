@@ -94,7 +94,11 @@ class Elementwise(Op):
                        [call.sizes[n] for n in joint])
             return [compose(w, y, joint, target, call.sizes, call.text)]
         if self.name not in OPERATORS:  # a function call: numbers as the backend takes them
-            aligned = [_number(w, x) for x in aligned]
+            # a number takes the dtype of a tensor it meets (where: of a value, not the
+            # condition)
+            values = aligned[1:] if self.name == "where" else aligned
+            tensors = [x for x in values if not (x in w.arguments and w.shapes.get(x) == ())]
+            aligned = [_number(w, x, tensors[0] if tensors else None) for x in aligned]
         if len(aligned) == 1 and self.name != "logical_not":
             y = aligned[0]  # one operand of a variadic op: itself
             return [compose(w, y, joint, target, call.sizes, call.text)]
@@ -127,11 +131,11 @@ def _implied_output(signature):
     return next(iter(holders.values()))
 
 
-def _number(w, x):
+def _number(w, x, like):
     if x in w.arguments and w.shapes.get(x) == ():
-        text = w.backend.number(x)
+        text = w.backend.number(x, like)
         if text is not None:
-            return w.call(text, [x], ())
+            return w.call(text, [x, *([like] if like else [])], ())
     return x
 
 

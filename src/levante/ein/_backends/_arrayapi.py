@@ -116,7 +116,9 @@ def _helpers(xp):
     def _bool(x):
         # the standard's logical functions and where take bools only; NumPy's (and
         # einx's) test x != 0
-        if getattr(x, "dtype", xp.bool) == xp.bool:
+        if not hasattr(x, "dtype"):
+            return bool(x)  # a Python number: the standard pairs bools with bools only
+        if x.dtype == xp.bool:
             return x
         return xp.astype(x, xp.bool)
 

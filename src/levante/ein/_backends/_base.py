@@ -83,8 +83,9 @@ class Backend:
         return f"{self.xp}.{kind}({x}, axis={tuple(axes)!r}{keep})"
 
     # -- elementwise
-    def number(self, x):
-        """A Python number operand as something the elementwise call takes (as it is)."""
+    def number(self, x, like=None):
+        """A Python number operand as something the elementwise call takes (as it is);
+        `like` is a tensor operand of the same call, or None."""
         return None
 
     def elementwise(self, kind, xs):

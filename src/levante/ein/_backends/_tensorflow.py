@@ -63,6 +63,13 @@ def _scatter(kind, x, update, *index):
     return tf.tensor_scatter_nd_sub(x, where, update)
 
 
+def _number(x, like):
+    """A Python number in the dtype of a tensor of its call where it fits (2.0 next to a
+    float64 tensor is float64), as NumPy, JAX and PyTorch treat it: tf.math.maximum, where,
+    ... refuse operands of two dtypes."""
+    return tf.convert_to_tensor(x, dtype_hint=like.dtype)
+
+
 def _logaddexp(x, y):
     peak = tf.maximum(x, y)
     return peak + tf.math.log(tf.exp(x - peak) + tf.exp(y - peak))
@@ -86,7 +93,7 @@ class TensorflowBackend(Backend):
 
     def namespace(self):
         return {"tf": tf, "np": np, "_index": _index, "_gather": _gather,
-                "_scatter": _scatter, "_logaddexp": _logaddexp,
+                "_scatter": _scatter, "_logaddexp": _logaddexp, "_number": _number,
                 "_count_nonzero": _count_nonzero}
 
     def scalar(self, x):
@@ -118,8 +125,10 @@ class TensorflowBackend(Backend):
             x = f"tf.cast({x}, tf.bool)"
         return f"{_REDUCE[kind]}({x}, axis={tuple(axes)!r}{keep})"
 
-    def number(self, x):
-        return f"tf.convert_to_tensor({x})"
+    def number(self, x, like=None):
+        if like is None:
+            return f"tf.convert_to_tensor({x})"
+        return f"_number({x}, {like})"
 
     def elementwise(self, kind, xs):
         if kind == "logaddexp":

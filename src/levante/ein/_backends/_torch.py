@@ -114,7 +114,7 @@ class TorchBackend(Backend):
     def astype(self, x, dtype):
         return f"{x}.to({_TORCH_DTYPES[dtype]})"
 
-    def number(self, x):
+    def number(self, x, like=None):
         # torch.maximum, minimum, logaddexp, logical_and... take tensors only
         return f"torch.as_tensor({x})"
 
