@@ -256,3 +256,20 @@ def test_a_number_takes_the_dtype_of_the_tensors_it_meets(library, number, op, e
                                          else a for a in args])
     np.testing.assert_allclose(np.asarray(out).astype(float), expected.astype(float),
                                rtol=1e-6)
+
+
+# ---------------------------------------------------------------- dot
+
+
+@pytest.mark.parametrize(("expression", "shapes"), [
+    ("a a, a -> a", [(3, 3), (3,)]), ("a a, a ->", [(3, 3), (3,)]),
+    ("a a b, b -> a", [(3, 3, 2), (2,)]), ("(a a) c, c d -> a d", [(9, 3), (3, 4)])])
+def test_a_diagonal_in_a_dot_is_refused_as_in_einx(expression, shapes):
+    # computed as np.einsum('aa,a->a') before; einx 0.4.3 refuses every one
+    xs = [np.ones(s) for s in shapes]
+    with pytest.raises(einx.errors.SemanticError):
+        einx.dot(expression, *xs)
+    with pytest.raises(ein.NotationError, match="`a` is written twice in one operand") as info:
+        ein.dot(expression, *xs)
+    assert caret_under(info.value, "a")
+    assert "ein.rearrange('a a -> a', x)" in str(info.value)

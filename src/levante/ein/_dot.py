@@ -80,6 +80,13 @@ def _check_contraction(call):
             for a in d.atoms:
                 if is_number(a.name) and call.sizes[a.name] == 1:
                     continue
+                if i in holders.get(a.name, {}) and not is_number(a.name):
+                    # einx 0.4 refuses it: a diagonal inside a product is easily read as
+                    # two axes, and summed over it is a trace nobody sees written
+                    raise NotationError(
+                        f"axis `{display(a.name)}` is written twice in one operand: dot takes "
+                        f"no diagonals; take it first, e.g. ein.rearrange('{display(a.name)} "
+                        f"{display(a.name)} -> {display(a.name)}', x)", call.text, a.span)
                 holders.setdefault(a.name, {})[i] = a
     for name, where in holders.items():
         if name in output:
