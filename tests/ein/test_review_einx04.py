@@ -273,3 +273,22 @@ def test_a_diagonal_in_a_dot_is_refused_as_in_einx(expression, shapes):
         ein.dot(expression, *xs)
     assert caret_under(info.value, "a")
     assert "ein.rearrange('a a -> a', x)" in str(info.value)
+
+
+# ---------------------------------------------------------------- writes
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("op", "table_dtype", "update_dtype"), [
+    ("set_at", "float64", "float32"), ("add_at", "float64", "int64"),
+    ("subtract_at", "float32", "float64"), ("set_at", "int64", "float32")])
+def test_updates_of_another_dtype_are_converted_on_every_backend(backend, op, table_dtype,
+                                                                  update_dtype):
+    # torch's index_put refused them ("Index put requires the source and destination
+    # dtypes match"); NumPy and JAX convert the updates to the table's dtype
+    x = np.arange(12).reshape(4, 3).astype(table_dtype)
+    i, u = np.array([1, 1]), np.full((2, 3), 2.5).astype(update_dtype)
+    expected = getattr(ein, op)("[v] c, i, i c", x, i, u)
+    out = getattr(ein, op)("[v] c, i, i c", *(to_backend(backend, a) for a in (x, i, u)))
+    assert out.dtype == to_backend(backend, x).dtype  # (JAX without x64: float32)
+    np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-6)

@@ -128,6 +128,9 @@ class TorchBackend(Backend):
 
     def scatter(self, kind, x, index, update):
         where = ", ".join(index)
+        # index_put takes updates of the tensor's dtype only; NumPy and JAX convert them
+        # (float32 updates into a float64 table, ints into floats), and so does this
+        update = f"torch.as_tensor({update}, dtype={x}.dtype)"
         if kind == "set_at":
             return [], f"{x}.index_put(({where},), {update})"
         sign = "" if kind == "add_at" else "-"
