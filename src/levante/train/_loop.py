@@ -141,7 +141,9 @@ def train(config, resume=None, stream=None, steps=None):
     left as it is. Every setting is checked before the run directory is created or
     written. Ctrl-C saves the last committed state (see the module's notes) and re-raises
     KeyboardInterrupt. A failed write is a TrainError naming the path; the last good
-    checkpoint stays.
+    checkpoint stays. With glibc (Linux), the process's malloc keeps the memory it frees
+    from then on, so that each step reuses the last one's buffers instead of mapping them
+    afresh (`levante.train._memory`).
 
     >>> import io, tempfile
     >>> from levante.train import TrainConfig, read_record
