@@ -127,6 +127,19 @@ def test_a_slice_no_file_holds_is_refused(whole_run, tmp_path):
         load_params(sharded)
 
 
+def test_a_sharded_runs_layers_are_checked_before_the_model_is_traced(whole_run, tmp_path):
+    import time
+
+    sharded = shard_run(whole_run, tmp_path / "sharded")
+    record = json.loads((sharded / "run.json").read_text())
+    record["settings"]["layers"] = 100_000  # tracing that many blocks would take minutes
+    (sharded / "run.json").write_text(json.dumps(record))
+    began = time.perf_counter()
+    with pytest.raises(TrainError, match="holds 1 block"):
+        load_params(sharded)
+    assert time.perf_counter() - began < 30
+
+
 def test_slices_must_tile_each_array(tmp_path):
     from levante.train._shards import gather_shards
 

@@ -149,6 +149,19 @@ def _layers_in(header):
     return len({name.split("/")[2] for name in header if name.startswith("params/blocks/")})
 
 
+def _check_layers(run, record, model_config):
+    """(bytes, header) of the checkpoint run.json names (process 0's file of a sharded one),
+    after checking its blocks against the settings: first, since tracing a model of
+    `layers` blocks costs time in proportion."""
+    raw, header = _checkpoint.read_header(run, record)
+    layers = getattr(model_config, "layers", None)
+    if layers is not None and _layers_in(header) != layers:
+        raise TrainError(f"the checkpoint {Path(run) / record['checkpoint']} holds "
+                         f"{_layers_in(header)} block(s), the settings in run.json say "
+                         f"--layers {layers}: run.json is damaged")
+    return raw, header
+
+
 def param_shapes(model, model_config):
     """The parameters' `jax.ShapeDtypeStruct`s, traced without allocating anything."""
     return trace_shapes(lambda p, ids: model.forward(p, model_config, ids), jax.random.key(0),
@@ -161,12 +174,7 @@ def checked_checkpoint(run, record, model, model_config, opt=None):
     its header are those the settings give (the parameters, and the optimizer state when
     `opt` is given)."""
     path = Path(run) / record["checkpoint"]
-    raw, header = _checkpoint.read_header(run, record)
-    layers = getattr(model_config, "layers", None)
-    if layers is not None and _layers_in(header) != layers:
-        # checked first: tracing a model of `layers` blocks costs time in proportion
-        raise TrainError(f"the checkpoint {path} holds {_layers_in(header)} block(s), the "
-                         f"settings in run.json say --layers {layers}: run.json is damaged")
+    raw, header = _check_layers(run, record, model_config)
     shapes = param_shapes(model, model_config)
     expected = _checkpoint.shapes("params", shapes)
     if opt is not None:
@@ -209,9 +217,10 @@ def load_params(run):
     settings, vocabulary, record = open_run(run)
     model, model_config = model_of(settings, len(vocabulary))
     if "shards" in record:  # written by several processes: each file holds its slices
+        shards = _checked_shards(run, record)
+        _check_layers(run, record, model_config)
         shapes = param_shapes(model, model_config)
-        arrays = _shards.gather_shards(run, _checked_shards(run, record),
-                                       _checkpoint.shapes("params", shapes))
+        arrays = _shards.gather_shards(run, shards, _checkpoint.shapes("params", shapes))
     else:
         shapes, arrays = checked_checkpoint(run, record, model, model_config)
     template = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shapes)
