@@ -16,10 +16,8 @@ def gelu(x):
 
     Written with `erf`, as PyTorch's kernel is: `jax.nn.gelu(approximate=False)` goes
     through `erfc`, whose longer polynomials made the char-GPT's training step about 5%
-    slower on CPU, for the same values to float32 rounding. The gradient recomputes
-    erf(x / √2) from `x` instead of keeping it from the forward pass (`jax.checkpoint`), as
-    PyTorch's GELU backward does: one pass over the activations fewer in each direction.
-    Note `jax.nn.gelu` defaults to the tanh approximation; use "gelu_tanh" for that.
+    slower on CPU, for the same values to float32 rounding. Note `jax.nn.gelu` defaults to
+    the tanh approximation; use "gelu_tanh" for that.
 
     >>> import jax.numpy as jnp
     >>> round(float(gelu(jnp.array(1.0))), 6)
@@ -28,14 +26,6 @@ def gelu(x):
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.inexact):
         x = x.astype(jnp.result_type(float))
-    return _gelu(x)
-
-
-@jax.checkpoint
-def _gelu(x):
-    # only x is kept for the backward pass: kept, erf(x / √2) was a pass of its own that
-    # wrote the activations' size once more and read it back (measured about 4% of the
-    # char-GPT's CPU work per training step); recomputing it costs less than that traffic
     return x * (0.5 + 0.5 * jax.lax.erf(x * jnp.asarray(_SQRT_HALF, x.dtype)))
 
 
