@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -80,10 +81,22 @@ def config_from_hf(hf, source=CONFIG):
         raise CheckpointError(f"{source}: model_type is {hf.get('model_type')!r}, not 'gpt2'; "
                               "levante reads GPT-2 checkpoints only")
     get = {**DEFAULTS, **{k: v for k, v in hf.items() if v is not None or k == "n_inner"}}
+    # types first: the checks below compare and multiply these fields
+    for field in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "n_inner"):
+        value = get[field]
+        if (field != "n_inner" or value is not None) and (
+                not isinstance(value, int) or isinstance(value, bool)):
+            raise CheckpointError(f"{source}: {field} is {value!r}; it must be an integer")
     activation = get["activation_function"]
-    if activation not in ACTIVATIONS:
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise CheckpointError(f"{source}: activation_function {activation!r} has no identical "
                               f"levante activation (supported: {', '.join(ACTIVATIONS)})")
+    eps = get["layer_norm_epsilon"]
+    # a bool is an int to Python, and an infinite epsilon zeroes every normalized value
+    if (not isinstance(eps, (int, float)) or isinstance(eps, bool) or not math.isfinite(eps)
+            or eps <= 0):
+        raise CheckpointError(f"{source}: layer_norm_epsilon is {eps!r}; it must be a finite "
+                              "number > 0 (GPT-2's is 1e-5)")
     inner = get["n_inner"]
     if inner is not None and inner != 4 * get["n_embd"]:
         raise CheckpointError(f"{source}: n_inner {inner} is not 4 × n_embd "
@@ -93,9 +106,6 @@ def config_from_hf(hf, source=CONFIG):
         if bool(get[field]) != works:
             raise CheckpointError(f"{source}: {field}={get[field]} is not supported (levante's "
                                   f"GPT computes {field}={works})")
-    for field in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head"):
-        if not isinstance(get[field], int) or isinstance(get[field], bool):
-            raise CheckpointError(f"{source}: {field} is {get[field]!r}; it must be an integer")
     for field in ("tie_word_embeddings",):
         if not isinstance(get[field], bool):
             raise CheckpointError(f"{source}: {field} is {get[field]!r}; it must be true or "
@@ -265,8 +275,13 @@ def _fill(config, read, has, prefix, where, shardings=None, owned=False):
 def _read_config(path):
     file = path / CONFIG
     if not file.is_file():
+        # a levante run (run.json + checkpoints) is not a Hugging Face directory, but
+        # `levante export` makes one of it
+        run = (f"; {path} is a levante run: continue it with --resume, or write it as a "
+               f"Hugging Face directory first with `levante export {path} --format hf OUT`"
+               if (path / "run.json").is_file() else "")
         raise CheckpointError(f"{file} is missing: a Hugging Face GPT-2 directory holds "
-                              f"{CONFIG} and {WEIGHTS} (or its shards and {INDEX})")
+                              f"{CONFIG} and {WEIGHTS} (or its shards and {INDEX}){run}")
     try:
         hf = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
