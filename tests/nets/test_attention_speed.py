@@ -144,3 +144,28 @@ def test_gpt2_past_a_chunk_equals_transformers(tmp_path):
                                  config)
     for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(theirs), strict=True):
         assert np.abs(np.asarray(a) - b).max() <= 1e-4 * np.abs(b).max()
+
+
+def test_very_long_causal_attention_loops_over_equal_chunks(monkeypatch):
+    """Past _MOST_UNROLLED chunks the queries go through one looped chunk over all the keys
+    (the last chunk padded): the same values as the formula, and a program whose size does
+    not grow with the length."""
+    monkeypatch.setattr(_attention, "_MOST_UNROLLED", 2)
+    b, h, queries, keys, c = 1, 2, 3 * CHUNK + 17, 3 * CHUNK + 40, 4
+    q, k, v = normal(0, b, h, queries, c), normal(1, b, h, keys, c), normal(2, b, h, keys, c)
+    out = _attention._causal_attention(jnp.asarray(q), jnp.asarray(k), jnp.asarray(v))
+    np.testing.assert_allclose(np.asarray(out, np.float64), numpy_causal(q, k, v),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_tracing_a_huge_context_stays_quick():
+    """A shape-only trace of attention over 10**7 positions (as a settings check does
+    before any array is made) builds a program of one looped chunk, not 40,000 of them."""
+    x = jax.ShapeDtypeStruct((1, 10**7, 8), jnp.float32)
+    params = {"qkv": {"w": jax.ShapeDtypeStruct((8, 24), jnp.float32),
+                      "b": jax.ShapeDtypeStruct((24,), jnp.float32)},
+              "out": {"w": jax.ShapeDtypeStruct((8, 8), jnp.float32),
+                      "b": jax.ShapeDtypeStruct((8,), jnp.float32)}}
+    jaxpr = jax.make_jaxpr(lambda p, x: nets.multi_head_self_attention(p, x, heads=2))(
+        params, x)
+    assert len(str(jaxpr)) < 20_000

@@ -198,6 +198,11 @@ def _cached_heads(q, k, v, *, heads, mask, causal, cache):
 
 # Long sequences attend in chunks of this many queries (see _long_causal_attention).
 _CHUNK = 256
+# Up to this many chunks are written out one by one (each over only the keys it sees);
+# longer sequences loop over equal chunks (`lax.map`) over all keys, so that tracing and
+# compiling stay bounded whatever the length (a Python loop of 4 million chunks for a
+# block of 10**9 never finished tracing).
+_MOST_UNROLLED = 32
 # The float32 scores of one chunk over all its (b h) rows stay within this many bytes: a
 # few MB, which stay in the processor's cache between the products and the softmax.
 _SCORES_BYTES = 3 * 2**20
@@ -239,6 +244,8 @@ def _long_causal_attention(q, k, v):
     b, h, queries, c = q.shape
     keys = k.shape[2]
     first = keys - queries  # the first query's position: the queries are the last keys
+    if queries > _MOST_UNROLLED * _CHUNK:
+        return _looped_causal_attention(q, k, v, first)
     rows = _rows(b * h, _SCORES_BYTES // (_CHUNK * keys * 4))
     group = lambda t: t.reshape(b * h // rows, rows, *t.shape[2:])  # (b h) t c, grouped
 
@@ -254,6 +261,19 @@ def _long_causal_attention(q, k, v):
 
     y = jax.lax.map(step, (group(q), group(k), group(v)))
     return y.reshape(b, h, queries, c)
+
+
+def _looped_causal_attention(q, k, v, first):
+    """`_causal_block` for very long sequences: a loop (`lax.map`) over equal chunks of
+    _CHUNK queries (the last one padded), each over all the keys with the causal mask: twice
+    the FLOPs of the written-out chunks, but a program of one chunk whatever the length."""
+    queries = q.shape[2]
+    count = -(-queries // _CHUNK)
+    q = jnp.pad(q, ((0, 0), (0, 0), (0, count * _CHUNK - queries), (0, 0)))
+    chunks = ein.rearrange("b h (n t) c -> n b h t c", q, t=_CHUNK)
+    starts = first + _CHUNK * jnp.arange(count)
+    y = jax.lax.map(lambda part: _causal_block(part[1], k, v, part[0]), (starts, chunks))
+    return ein.rearrange("n b h t c -> b h (n t) c", y)[:, :, :queries]
 
 
 def _rows(total, most):
