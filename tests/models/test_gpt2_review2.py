@@ -64,3 +64,15 @@ def test_a_directory_without_a_run_gets_no_run_advice(tmp_path):
         gpt2.load(tmp_path)
     assert "config.json is missing" in str(error.value)
     assert "levante run" not in str(error.value)
+
+
+@pytest.mark.parametrize("name, flag", [("tf_model.h5", "from_tf"),
+                                        ("flax_model.msgpack", "from_flax")])
+def test_tensorflow_or_flax_weights_only_say_how_to_convert_them(tmp_path, name, flag):
+    (tmp_path / "config.json").write_text(json.dumps(gpt2_config()))
+    (tmp_path / name).write_bytes(b"not read")
+    with pytest.raises(gpt2.CheckpointError) as error:
+        gpt2.load(tmp_path)
+    message = str(error.value)
+    assert "model.safetensors is missing" in message and name in message
+    assert f"from_pretrained(d, {flag}=True).save_pretrained(d)" in message

@@ -317,6 +317,13 @@ def _weight_files(path):
             f"unpickles (loading them can run code). Convert them once to {WEIGHTS} with "
             "transformers: GPT2LMHeadModel.from_pretrained(d).save_pretrained(d, "
             "safe_serialization=True)")
+    # TensorFlow's and Flax's weights, which transformers converts when it loads them
+    for name, flag in (("tf_model.h5", "from_tf"), ("flax_model.msgpack", "from_flax")):
+        if (path / name).exists():
+            raise CheckpointError(
+                f"{path / WEIGHTS} is missing, and {path} holds {name}, which levante does not "
+                f"read. Convert it once to {WEIGHTS} with transformers: "
+                f"GPT2LMHeadModel.from_pretrained(d, {flag}=True).save_pretrained(d)")
     raise CheckpointError(f"{path / WEIGHTS} is missing (and there is no {INDEX})")
 
 
