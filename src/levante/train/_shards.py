@@ -146,6 +146,19 @@ def _check_topology(record, mesh):
                          "resume with the same --num-processes and --mesh")
 
 
+def _read_verified(path, digest):
+    """The arrays of one process's file, once its bytes match the SHA-256 recorded when it
+    was written (a corrupt, truncated or unreadable file is a TrainError naming it)."""
+    raw = read_regular(path, MAX_CHECKPOINT_BYTES, "checkpoint")
+    if hashlib.sha256(raw).hexdigest() != digest:
+        raise TrainError(f"the checkpoint {path} is corrupt or truncated (its SHA-256 does "
+                         "not match the one recorded when it was written)")
+    try:
+        return load(raw)
+    except (SafetensorError, ValueError) as error:
+        raise TrainError(f"the checkpoint {path} cannot be read: {error}") from None
+
+
 def load_shards(run, record, templates, mesh):
     """Arrays shaped and sharded like `templates` ({prefix: tree of arrays or
     `jax.ShapeDtypeStruct`s with `.sharding`}), filled from this process's file of the
@@ -164,14 +177,7 @@ def load_shards(run, record, templates, mesh):
     _check_topology(record, mesh)
     me = jax.process_index()
     path = Path(run) / record["files"][me]
-    raw = read_regular(path, MAX_CHECKPOINT_BYTES, "checkpoint")
-    if hashlib.sha256(raw).hexdigest() != record["sha256"][me]:
-        raise TrainError(f"the checkpoint {path} is corrupt or truncated (its SHA-256 does "
-                         "not match the one recorded when it was written)")
-    try:
-        arrays = load(raw)
-    except (SafetensorError, ValueError) as error:
-        raise TrainError(f"the checkpoint {path} cannot be read: {error}") from None
+    arrays = _read_verified(path, record["sha256"][me])
     out = {}
     for prefix, template in templates.items():
         leaves = [_assemble(name, leaf, arrays, path)
@@ -262,15 +268,7 @@ def gather_shards(run, record, expected):
     out, seen = {}, {name: set() for name in expected}
     where = f"{', '.join(p.name for p in paths)} in {run}"
     for path, digest in zip(paths, record["sha256"]):
-        raw = read_regular(path, MAX_CHECKPOINT_BYTES, "checkpoint")
-        if hashlib.sha256(raw).hexdigest() != digest:
-            raise TrainError(f"the checkpoint {path} is corrupt or truncated (its SHA-256 does "
-                             "not match the one recorded when it was written)")
-        try:
-            arrays = load(raw)
-        except (SafetensorError, ValueError) as error:
-            raise TrainError(f"the checkpoint {path} cannot be read: {error}") from None
-        del raw
+        arrays = _read_verified(path, digest)
         for key in list(arrays):
             piece = arrays.pop(key)
             name, bounds = _parse_key(key, path)
