@@ -46,12 +46,17 @@ def _sizes(pairs):
     return sizes
 
 
-def _count(text):
-    """An int >= 1 (a count of tokens or steps), for argparse."""
+def _whole_number(text):
+    """`text` as an int, or argparse's error saying a whole number is expected."""
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"a whole number is expected, not {text!r}") from None
+
+
+def _count(text):
+    """An int >= 1 (a count of tokens or steps), for argparse."""
+    value = _whole_number(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"at least 1, not {value}")
     return value
@@ -70,10 +75,7 @@ def _temperature(text):
 
 def _top_k(text):
     """An int >= 0 (0 keeps every token), for argparse."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a whole number is expected, not {text!r}") from None
+    value = _whole_number(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"at least 0 (0 keeps every token), not {value}")
     return value
@@ -81,10 +83,7 @@ def _top_k(text):
 
 def _seed(text):
     """An int that fits a 64-bit seed, for argparse (jax.random.key overflows beyond)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a whole number is expected, not {text!r}") from None
+    value = _whole_number(text)
     if not 0 <= value < 2**63:
         raise argparse.ArgumentTypeError(f"a whole number in [0, 2**63), not {value}")
     return value
