@@ -50,6 +50,7 @@ from ._run import (
     open_run,
     param_shapes,
     pretrained_params,
+    unit,
 )
 
 EVAL_SEED = 1_000_003  # validation batches come from their own fixed stream
@@ -286,7 +287,7 @@ def _loop(config, run, vocab, train_ids, val_ids, model, model_config, opt, stat
     root = jax.random.key(config.seed)
     progress = Progress(config.steps, start, stream)
     progress.message(f"levante train: {config.model}, {_count(state.params):,} parameters, "
-                     f"{len(train_ids):,} training {_unit(vocab)}, vocabulary {len(vocab)}, "
+                     f"{len(train_ids):,} training {unit(vocab)}, vocabulary {len(vocab)}, "
                      f"run {run}")
     if removed:
         progress.message(f"removed {len(removed)} file(s) an interrupted run left in {run}: "
@@ -363,8 +364,3 @@ def _check_step_counts(arrays, done, run):
 
 def _count(params):
     return sum(int(np.prod(jnp.shape(p))) for p in jax.tree_util.tree_leaves(params))
-
-
-def _unit(vocab):
-    """What the ids of the run's text are: BPE tokens, or characters."""
-    return "tokens" if isinstance(vocab, data.BPETokenizer) else "characters"

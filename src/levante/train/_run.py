@@ -45,11 +45,15 @@ def corpus(config, vocabulary=None):
     train_ids, val_ids = data.split(ids, config.validation)
     for name, part in (("training", train_ids), ("validation", val_ids)):
         if len(part) < config.block + 1:
-            unit = "tokens" if isinstance(vocab, data.BPETokenizer) else "characters"
-            raise TrainError(f"the {name} part of the text has {len(part)} {unit}, fewer "
+            raise TrainError(f"the {name} part of the text has {len(part)} {unit(vocab)}, fewer "
                              f"than one window of --block {config.block} + 1: use more text or "
                              "a smaller --block")
     return vocab, train_ids, val_ids
+
+
+def unit(vocab):
+    """What the ids of a run's text are: BPE tokens, or characters."""
+    return "tokens" if isinstance(vocab, data.BPETokenizer) else "characters"
 
 
 def open_run(run):
