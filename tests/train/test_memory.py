@@ -30,8 +30,10 @@ f = jax.jit(lambda x: (jnp.cumsum(x * 2.0) * 3.0).sum())
 x = jnp.ones(5 * 2 ** 20, jnp.float32)
 temp = f.lower(x).compile().memory_analysis().temp_size_in_bytes
 
-def faults_per_call(windows=6, calls=5):
-    # the fewest of several windows: each thread that runs a call grows its own heap once
+def faults_per_call(windows=16, calls=5):
+    # the fewest of several windows: each thread of XLA's pool that runs a call grows its
+    # own heap once, and a thread may first pick up a call several windows in (with 6
+    # windows, every one of them held some thread's first call about once in four runs)
     counts = []
     for _ in range(windows):
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
