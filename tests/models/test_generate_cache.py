@@ -100,8 +100,8 @@ def test_the_decoding_loop_writes_its_caches_in_place(params):
     (dynamic_update_slice, in place) instead of reading and rewriting the whole cache."""
     steps = 40
     runs = tuple(plan(3, steps, LONG.block))
-    history = jnp.zeros((1, 3 + steps), jnp.int32)
-    text = _sample.lower(params, LONG, history, jax.random.key(0), runs=runs,
+    prompt = jnp.zeros((1, 3), jnp.int32)
+    text = _sample.lower(params, LONG, prompt, jax.random.key(0), steps=steps, runs=runs,
                          temperature=0.0, top_k=None).compile().as_text()
     length = cache_length(LONG.block, 3 + steps)
     shape = f"f32[{LONG.heads},{length},{LONG.width // LONG.heads}]"  # (b h) L c

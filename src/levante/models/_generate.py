@@ -146,10 +146,13 @@ def plan(prompt_length, steps, capacity):
     return runs
 
 
-@functools.partial(jax.jit, static_argnames=("config", "runs", "temperature", "top_k"))
-def _sample(params, config, history, key, *, runs, temperature, top_k):
-    """Fill `history` (`b (prompt + steps)`) window after window, in one compiled program."""
-    prompt_length, batch = runs[0][0] + runs[0][1], history.shape[0]
+@functools.partial(jax.jit, static_argnames=("config", "steps", "runs", "temperature",
+                                             "top_k"))
+def _sample(params, config, prompt, key, *, steps, runs, temperature, top_k):
+    """`steps` ids after `prompt` (`b t`), window after window, in one compiled program
+    (`b steps`): the history is made and cut inside it, so a generation is one dispatch."""
+    prompt_length, batch = prompt.shape[1], prompt.shape[0]
+    history = jnp.concatenate([prompt, jnp.zeros((batch, steps), jnp.int32)], axis=1)
     for start, keep, count, repeats in runs:
         made = start + keep - prompt_length + count * jnp.arange(repeats)  # per window
         noise = None
@@ -170,11 +173,12 @@ def _sample(params, config, history, key, *, runs, temperature, top_k):
 
         history = one(0, history) if repeats == 1 else jax.lax.fori_loop(0, repeats, one,
                                                                           history)
-    return history
+    return history[:, prompt_length:]
 
 
 def _checked_prompt(prompt_ids, vocab):
-    """The prompt as int32, once its ids are known to be integers in [0, vocab)."""
+    """The prompt as a NumPy int32 array, once its ids are known to be integers in
+    [0, vocab): it reaches the compiled sampler as an argument, with no eager op before."""
     values = np.asarray(prompt_ids)
     if values.size and not np.issubdtype(values.dtype, np.integer):
         raise SamplingError(f"the prompt holds ids, integers in [0, {vocab}); got "
@@ -183,7 +187,7 @@ def _checked_prompt(prompt_ids, vocab):
     if outside.any():
         raise SamplingError(f"the prompt holds {values[outside][0]}, outside the ids "
                             f"[0, {vocab}) of this model's vocabulary")
-    return jnp.asarray(values, jnp.int32)
+    return values.astype(np.int32)
 
 
 def generate(params, config, prompt_ids, steps, key, temperature=1.0, top_k=None):
@@ -221,8 +225,6 @@ def generate(params, config, prompt_ids, steps, key, temperature=1.0, top_k=None
     out = np.zeros((prompt.shape[0], 0), np.int32)
     if steps > 0:
         runs = tuple(plan(prompt.shape[1], steps, _model(config).capacity(config)))
-        history = jnp.concatenate([prompt, jnp.zeros((prompt.shape[0], steps), jnp.int32)], 1)
-        history = _sample(params, config, history, key, runs=runs,
-                          temperature=float(temperature), top_k=top_k)
-        out = np.asarray(history[:, prompt.shape[1]:])
+        out = np.asarray(_sample(params, config, prompt, key, steps=int(steps), runs=runs,
+                                 temperature=float(temperature), top_k=top_k))
     return out[0] if single else out

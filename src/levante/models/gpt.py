@@ -68,8 +68,13 @@ class GPTConfig:
             raise ConfigError(f"dropout is a probability in [0, 1), not {self.dropout}")
 
 
-def forward(params, config, ids, cache=None, key=None, training=False):
+def forward(params, config, ids, cache=None, key=None, training=False, logits_to_keep=None):
     """Logits `b t vocab` for ids `b t`; with `cache` (from `init_cache`), `(logits, cache)`.
+
+    `logits_to_keep=n` gives the logits of the last n positions only (`b n vocab`, as in
+    transformers): the last block's feed-forward and the read-out then run on those n rows
+    alone, so a prefill, which needs the last position's logits, skips about a fifth of its
+    work in a 4-layer model.
 
     Positions are checked, never clamped: without a cache at most `block` tokens; with one,
     learned positions end at `block` (a chunk or step past it raises `ConfigError` when the
@@ -83,6 +88,12 @@ def forward(params, config, ids, cache=None, key=None, training=False):
     (2, 5, 10)
     """
     length = ids.shape[1]
+    if logits_to_keep is not None and (not isinstance(logits_to_keep, int)
+                                       or isinstance(logits_to_keep, bool)
+                                       or not 1 <= logits_to_keep <= length):
+        raise ConfigError(f"logits_to_keep is how many of the last positions to give logits "
+                          f"for, an int in [1, {length}] (the ids' t), or None for all; got "
+                          f"{logits_to_keep!r}")
     if cache is not None and len(cache) != config.layers:
         raise ConfigError(f"the cache has {len(cache)} layers, the model {config.layers}: "
                           "make it with init_cache(config, batch)")
@@ -103,7 +114,8 @@ def forward(params, config, ids, cache=None, key=None, training=False):
             params["blocks"][i], x, heads=config.heads, gated=config.gated, norm=config.norm,
             activation=config.activation, cache=None if cache is None else cache[i],
             rope=config.positions == "rotary", bias=config.bias, dropout=config.dropout,
-            key=keys[i], training=training, eps=config.norm_eps)
+            key=keys[i], training=training, eps=config.norm_eps,
+            keep_last=logits_to_keep if i == config.layers - 1 else None)
         if cache is not None:
             x, layer_cache = x
             new_cache.append(layer_cache)
@@ -171,7 +183,7 @@ def prefill(params, config, ids, length=None):
     (logits of its last position, cache). Each decoding step reads the whole cache, so a
     cache sized to what is left to decode costs less per step than a full block."""
     cache = init_cache(config, ids.shape[0], length)
-    logits, cache = forward(params, config, ids, cache=cache)
+    logits, cache = forward(params, config, ids, cache=cache, logits_to_keep=1)
     return logits[:, -1], cache
 
 

@@ -21,12 +21,17 @@ NORMS = {"layer": layer_norm, "rms": rms_norm}
 
 def transformer_block(params, x, *, heads, hidden=None, gated=False, norm="layer",
                       activation="gelu", causal=True, mask=None, cache=None, rope=None,
-                      bias=True, dropout=0.0, key=None, training=False, eps=None):
+                      bias=True, dropout=0.0, key=None, training=False, eps=None,
+                      keep_last=None):
     """One pre-norm block over `b t c`; returns `b t c`, or `(out, new_cache)` with `cache=`.
 
     `hidden` defaults to 4 × width; `gated=True` uses `feed_forward_gate` (no biases);
     `norm` is "layer" or "rms", with epsilon `eps` (default: the norm's own, 1e-5 / 1e-6);
     `dropout` applies to both residual branches while `training` (then `key` is required).
+    `keep_last=n` returns only the last n positions (`b n c`): every position is still
+    attended to and cached, but the rest of the block runs on those n alone, as a prefill
+    that needs the last position's output does (transformers' `logits_to_keep`, taken
+    down into the last block).
 
     >>> import jax.numpy as jnp
     >>> import levante as lv
@@ -38,6 +43,10 @@ def transformer_block(params, x, *, heads, hidden=None, gated=False, norm="layer
     """
     if norm not in NORMS:
         raise NetsError(f"norm is one of {sorted(NORMS)}; got {norm!r}")
+    if keep_last is not None and (not isinstance(keep_last, int) or isinstance(keep_last, bool)
+                                  or not 1 <= keep_last <= x.shape[1]):
+        raise NetsError(f"keep_last is how many of the last positions to return, an int in "
+                        f"[1, {x.shape[1]}] (the block's t); got {keep_last!r}")
     normalize = NORMS[norm]
     if eps is not None:
         normalize = functools.partial(normalize, eps=eps)
@@ -48,6 +57,8 @@ def transformer_block(params, x, *, heads, hidden=None, gated=False, norm="layer
                                   cache=cache, rope=rope, bias=bias)
     if cache is not None:
         a, cache = a
+    if keep_last is not None:  # each position's feed-forward sees its own row only
+        x, a = x[:, -keep_last:], a[:, -keep_last:]
     x = x + drop(keys[0], a, dropout, training)
     h = normalize(params["norm_feed_forward"], x)
     if gated:
