@@ -108,3 +108,19 @@ def test_the_decoding_loop_writes_its_caches_in_place(params):
     writes = re.findall(rf"= {re.escape(shape)}\{{[\d,]*\}} dynamic-update-slice\(", text)
     assert len(writes) >= 2 * LONG.layers  # keys and values of every layer's step
     assert not _copies_of(text, shape)
+
+
+@pytest.mark.parametrize("count", [1, 2, 7])
+def test_a_window_runs_one_model_step_fewer_than_it_samples(params, count):
+    """A window's last token is never fed back (the next window starts with a prefill), so
+    its decoding loop runs count - 1 model steps; the tokens are still those of the
+    uncached pass."""
+    from levante.models._generate import _window
+
+    context = jnp.asarray([[1, 2, 3]], jnp.int32)
+    window = lambda p, c: _window(p, LONG, c, jax.random.key(0), 0, count, 0.0, None)
+    lengths = [e.params["length"] for e in jax.make_jaxpr(window)(params, context).eqns
+               if e.primitive.name == "scan"]
+    assert lengths == [count - 1]
+    tokens = np.asarray(jax.jit(window)(params, context))[0].tolist()
+    assert tokens == greedy_uncached(params, LONG, [1, 2, 3], count)

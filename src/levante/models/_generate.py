@@ -90,7 +90,7 @@ def _noise(key, made, count, batch, vocab):
 
 
 def _window(params, config, context, key, made, count, temperature, top_k, noise=None):
-    """Prefill `context` (`b n`), then sample `count` tokens: `b count`.
+    """Prefill `context` (`b n`), then sample `count` >= 1 tokens: `b count`.
 
     The loop draws no random numbers: the Gumbel noise of every step is made up front
     (or given, `noise`); greedy decoding (temperature 0) makes none.
@@ -110,8 +110,12 @@ def _window(params, config, context, key, made, count, temperature, top_k, noise
         logits, state = model.step(params, config, token, state)
         return (logits, state), token
 
-    _, tokens = jax.lax.scan(body, (logits, state), noise, length=count)
-    return tokens.T
+    # the window's last token is picked after the loop: it is never fed back (the next
+    # window starts with a prefill), so the loop runs count - 1 model steps, not count
+    (logits, _), tokens = jax.lax.scan(body, (logits, state),
+                                       None if noise is None else noise[:-1], length=count - 1)
+    last = pick(logits, None if noise is None else noise[-1], temperature, top_k)
+    return jnp.concatenate([tokens, last[None]]).T
 
 
 NOISE_AHEAD = 2 ** 22  # a run of windows makes its noise in one go up to this many numbers
