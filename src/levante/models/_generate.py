@@ -139,7 +139,9 @@ def plan(prompt_length, steps, capacity):
             keep, count = length, steps - made
         else:
             keep = max(1, capacity // 2 if length >= capacity else length)
-            count = min(steps - made, capacity - keep)
+            # a context of one position (block 1) still samples one id per window: the
+            # window's last id is never fed back, so its cache holds the context alone
+            count = min(steps - made, max(1, capacity - keep))
         start = length - keep
         last = runs[-1] if runs else None
         if last and last[1:3] == (keep, count) and start == last[0] + last[2] * last[3]:
@@ -183,7 +185,11 @@ def _sample(params, config, prompt, key, *, steps, runs, temperature, top_k):
 def _checked_prompt(prompt_ids, vocab):
     """The prompt as a NumPy int32 array, once its ids are known to be integers in
     [0, vocab): it reaches the compiled sampler as an argument, with no eager op before."""
-    values = np.asarray(prompt_ids)
+    try:
+        values = np.asarray(prompt_ids)
+    except ValueError:  # NumPy's words for rows of different lengths
+        raise SamplingError("the prompts of a batch (b t) have the same length t: pad them, "
+                            "or generate from each on its own") from None
     if values.size and not np.issubdtype(values.dtype, np.integer):
         raise SamplingError(f"the prompt holds ids, integers in [0, {vocab}); got "
                             f"{values.dtype}")
@@ -211,8 +217,9 @@ def generate(params, config, prompt_ids, steps, key, temperature=1.0, top_k=None
     prompt = _checked_prompt(prompt_ids, config.vocab)
     single = prompt.ndim == 1
     prompt = prompt[None] if single else prompt
-    if prompt.ndim != 2 or prompt.shape[1] == 0:
-        raise SamplingError("the prompt is a non-empty sequence of ids (t) or a batch (b t)")
+    if prompt.ndim != 2 or 0 in prompt.shape:
+        raise SamplingError("the prompt is a non-empty sequence of ids (t) or a batch (b t) "
+                            "of at least one")
     if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
         raise SamplingError(f"steps is how many ids to sample, an int >= 0; got {steps!r}")
     if (not isinstance(temperature, (int, float, np.integer, np.floating))

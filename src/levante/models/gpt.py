@@ -12,6 +12,7 @@ together the Llama-style variant.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 
 import jax
 import jax.numpy as jnp
@@ -74,7 +75,9 @@ def forward(params, config, ids, cache=None, key=None, training=False, logits_to
     `logits_to_keep=n` gives the logits of the last n positions only (`b n vocab`, as in
     transformers): the last block's feed-forward and the read-out then run on those n rows
     alone, so a prefill, which needs the last position's logits, skips about a fifth of its
-    work in a 4-layer model.
+    work in a 4-layer model. With dropout while training, the masks are the whole pass's
+    (the same `key`), so the kept logits are its last rows. Where transformers reads 0 as
+    "all", write None.
 
     Positions are checked, never clamped: without a cache at most `block` tokens; with one,
     learned positions end at `block` (a chunk or step past it raises `ConfigError` when the
@@ -88,12 +91,13 @@ def forward(params, config, ids, cache=None, key=None, training=False, logits_to
     (2, 5, 10)
     """
     length = ids.shape[1]
-    if logits_to_keep is not None and (not isinstance(logits_to_keep, int)
+    if logits_to_keep is not None and (not isinstance(logits_to_keep, numbers.Integral)
                                        or isinstance(logits_to_keep, bool)
                                        or not 1 <= logits_to_keep <= length):
         raise ConfigError(f"logits_to_keep is how many of the last positions to give logits "
                           f"for, an int in [1, {length}] (the ids' t), or None for all; got "
                           f"{logits_to_keep!r}")
+    logits_to_keep = None if logits_to_keep is None else int(logits_to_keep)  # NumPy ints too
     if cache is not None and len(cache) != config.layers:
         raise ConfigError(f"the cache has {len(cache)} layers, the model {config.layers}: "
                           "make it with init_cache(config, batch)")
