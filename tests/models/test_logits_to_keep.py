@@ -80,3 +80,21 @@ def test_keep_last_in_a_block_matches_the_whole_block():
     np.testing.assert_allclose(f(p, x, keep_last=2), f(p, x)[:, -2:], rtol=1e-5, atol=1e-6)
     with pytest.raises(NetsError, match=r"keep_last .* \[1, 6\]"):
         f(p, x, keep_last=7)
+
+
+@pytest.mark.parametrize("key", [0, None, "seed", np.zeros(3, np.uint32),
+                                 np.zeros(2, np.int64), jax.random.split(jax.random.key(0), 2)])
+def test_generate_names_a_wrong_key(params, key):
+    from levante.models import generate
+    from levante.models._generate import SamplingError
+
+    with pytest.raises(SamplingError, match=r"key is one JAX random key"):
+        generate(params, CONFIG, [1, 2], 3, key)
+
+
+@pytest.mark.parametrize("key", [jax.random.key(3), jax.random.PRNGKey(3),
+                                 np.asarray(jax.random.PRNGKey(3))])
+def test_generate_takes_typed_and_raw_keys(params, key):
+    from levante.models import generate
+
+    assert generate(params, CONFIG, [1, 2], 3, key).shape == (3,)

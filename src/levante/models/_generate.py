@@ -200,6 +200,16 @@ def _checked_prompt(prompt_ids, vocab):
     return values.astype(np.int32)
 
 
+def _is_key(key):
+    """One JAX random key: a typed key (`jax.random.key`) or a raw `uint32[2]` one
+    (`jax.random.PRNGKey`, or its NumPy copy)."""
+    if not isinstance(key, (jax.Array, np.ndarray)):
+        return False
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return key.shape == ()
+    return key.dtype == jnp.uint32 and key.shape == (2,)
+
+
 def generate(params, config, prompt_ids, steps, key, temperature=1.0, top_k=None):
     """`steps` new ids after `prompt_ids` (`t` or `b t`), sampled with `key`.
 
@@ -231,6 +241,9 @@ def generate(params, config, prompt_ids, steps, key, temperature=1.0, top_k=None
         raise SamplingError(f"top_k is an int >= 1 or None, got {top_k!r}")
     if top_k is not None and top_k < 1:
         raise SamplingError(f"top_k must be at least 1 (None keeps every id), got {top_k}")
+    if not _is_key(key):
+        raise SamplingError(f"key is one JAX random key, such as jax.random.key(0); got "
+                            f"{key!r}")
     if top_k is not None and top_k >= config.vocab:
         top_k = None  # keeping the k best of fewer than k ids keeps them all
     out = np.zeros((prompt.shape[0], 0), np.int32)
