@@ -183,3 +183,26 @@ def test_ctrl_c_while_sampling_ends_with_status_130(run):
     time.sleep(0.5)  # inside the compile or the run
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 130
+
+
+def test_ctrl_c_inside_a_bare_except_still_ends_sampling_with_status_130(run):
+    """JAX's tracing runs small functions with bare `except:` clauses; a KeyboardInterrupt
+    raised inside one was swallowed, and the sampler ran to its end with status 0. Here the
+    Ctrl-C lands inside such a clause on purpose."""
+    script = (
+        "import os, signal, sys\n"
+        "import levante.models\n"
+        "from levante import cli\n"
+        "def swallowing(*args, **kwargs):\n"
+        "    try:\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "        for _ in range(10000):\n"
+        "            pass\n"
+        "    except:  # noqa: E722 (as in JAX)\n"
+        "        pass\n"
+        "    return [0]\n"
+        "levante.models.generate = swallowing\n"
+        f"sys.exit(cli.main(['sample', {str(run)!r}, '--tokens', '5']))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 130, done.stderr[-2000:]

@@ -299,17 +299,36 @@ def sample(args):
           f"{args.tokens} {'tokens' if _is_bpe(vocab) else 'characters'} "
           "(compiling takes a few seconds)...", file=sys.stderr,
           flush=True)
-    try:
+    with _EndOnInterrupt():
         out = generate(params, model_config, ids, args.tokens, jax.random.key(args.seed),
                        temperature=args.temperature, top_k=args.top_k or None)
-    except KeyboardInterrupt:
-        # Ctrl-C while XLA compiles or runs: a normal exit tears the interpreter down under
-        # XLA's running threads and crashes (segmentation fault). Sampling writes no file,
-        # so the process may end at once
-        sys.stderr.flush()
-        os._exit(130)
     print(prompt + vocab.decode(out))
     return 0
+
+
+class _EndOnInterrupt:
+    """Ctrl-C ends the process at once, with status 130, while JAX traces, compiles or runs
+    the sampler. Raised as KeyboardInterrupt it could be lost: JAX's tracing calls small
+    functions with bare `except:` clauses, which swallow it. A normal exit would tear the
+    interpreter down under XLA's running threads (segmentation fault). Sampling writes no
+    file, so nothing is lost by ending at once."""
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._end)
+        return self
+
+    @staticmethod
+    def _end(signum=None, frame=None):
+        sys.stderr.flush()
+        os._exit(130)
+
+    def __exit__(self, kind, error, trace):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        if kind is KeyboardInterrupt:  # off the main thread, or before the handler was set
+            self._end()
 
 
 def bench(args):
