@@ -307,8 +307,9 @@ def sample(args):
 
 
 class _EndOnInterrupt:
-    """Ctrl-C ends the process at once, with status 130, while JAX traces, compiles or runs
-    the sampler. Raised as KeyboardInterrupt it could be lost: JAX's tracing calls small
+    """Ctrl-C ends the process with status 130 while JAX traces, compiles or runs the
+    sampler, as soon as Python runs again (a compiled call under way finishes first).
+    Raised as KeyboardInterrupt it could be lost: JAX's tracing calls small
     functions with bare `except:` clauses, which swallow it. A normal exit would tear the
     interpreter down under XLA's running threads (segmentation fault). Sampling writes no
     file, so nothing is lost by ending at once."""
