@@ -206,3 +206,21 @@ def test_ctrl_c_inside_a_bare_except_still_ends_sampling_with_status_130(run):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 130, done.stderr[-2000:]
+
+
+def test_an_ignored_ctrl_c_stays_ignored_while_sampling(run):
+    """Under `nohup` (SIGINT ignored) sampling is not ended by a SIGINT: the sampler's own
+    handler replaces only Python's default one."""
+    script = (
+        "import os, signal, sys\n"
+        "import levante.models\n"
+        "from levante import cli\n"
+        "def interrupted(*args, **kwargs):\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return [0]\n"
+        "levante.models.generate = interrupted\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        f"sys.exit(cli.main(['sample', {str(run)!r}, '--tokens', '5']))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -306,32 +306,6 @@ def sample(args):
     return 0
 
 
-class _EndOnInterrupt:
-    """Ctrl-C ends the process with status 130 while JAX traces, compiles or runs the
-    sampler, as soon as Python runs again (a compiled call under way finishes first).
-    Raised as KeyboardInterrupt it could be lost: JAX's tracing calls small
-    functions with bare `except:` clauses, which swallow it. A normal exit would tear the
-    interpreter down under XLA's running threads (segmentation fault). Sampling writes no
-    file, so nothing is lost by ending at once."""
-
-    def __enter__(self):
-        self.previous = None
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._end)
-        return self
-
-    @staticmethod
-    def _end(signum=None, frame=None):
-        sys.stderr.flush()
-        os._exit(130)
-
-    def __exit__(self, kind, error, trace):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-        if kind is KeyboardInterrupt:  # off the main thread, or before the handler was set
-            self._end()
-
-
 def bench(args):
     from levante.train._bench import measure
 
@@ -460,25 +434,54 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"levante: warning: {message}", file=sys.stderr)
 
 
-class _Deferred:
-    """SIGINT noted, not raised, while JAX is imported: an exception raised inside a native
-    module's import aborts the whole process ("terminate called ...")."""
+class _Interrupts:
+    """While active, SIGINT calls `_handle` instead of raising KeyboardInterrupt: only in
+    the main thread and only in place of Python's own handler, so a SIGINT the process
+    ignores (`nohup`) or a caller's own handler is left as it is."""
 
-    def __init__(self):
-        self.requested, self.previous = False, None
+    previous = None
 
     def __enter__(self):
         if (threading.current_thread() is threading.main_thread()
                 and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
-            self.previous = signal.signal(signal.SIGINT, self._note)
+            self.previous = signal.signal(signal.SIGINT, self._handle)
         return self
 
-    def _note(self, signum, frame):
-        self.requested = True
+    def _handle(self, signum, frame):
+        raise NotImplementedError
 
     def __exit__(self, *exc):
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
+
+
+class _Deferred(_Interrupts):
+    """SIGINT noted, not raised, while JAX is imported: an exception raised inside a native
+    module's import aborts the whole process ("terminate called ...")."""
+
+    requested = False
+
+    def _handle(self, signum, frame):
+        self.requested = True
+
+
+class _EndOnInterrupt(_Interrupts):
+    """Ctrl-C ends the process with status 130 while JAX traces, compiles or runs the
+    sampler, as soon as Python runs again (a compiled call under way finishes first).
+    Raised as KeyboardInterrupt it could be lost: JAX's tracing calls small
+    functions with bare `except:` clauses, which swallow it. A normal exit would tear the
+    interpreter down under XLA's running threads (segmentation fault). Sampling writes no
+    file, so nothing is lost by ending at once."""
+
+    @staticmethod
+    def _handle(signum=None, frame=None):
+        sys.stderr.flush()
+        os._exit(130)
+
+    def __exit__(self, kind, error, trace):
+        super().__exit__(kind, error, trace)
+        if kind is KeyboardInterrupt:  # off the main thread, or before the handler was set
+            self._handle()
 
 
 def main(argv=None):
