@@ -97,7 +97,6 @@ def forward(params, config, ids, cache=None, key=None, training=False, logits_to
         raise ConfigError(f"logits_to_keep is how many of the last positions to give logits "
                           f"for, an int in [1, {length}] (the ids' t), or None for all; got "
                           f"{logits_to_keep!r}")
-    logits_to_keep = None if logits_to_keep is None else int(logits_to_keep)  # NumPy ints too
     if cache is not None and len(cache) != config.layers:
         raise ConfigError(f"the cache has {len(cache)} layers, the model {config.layers}: "
                           "make it with init_cache(config, batch)")

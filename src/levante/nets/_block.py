@@ -51,6 +51,7 @@ def transformer_block(params, x, *, heads, hidden=None, gated=False, norm="layer
                                   or not 1 <= keep_last <= x.shape[1]):
         raise NetsError(f"keep_last is how many of the last positions to return, an int in "
                         f"[1, {x.shape[1]}] (the block's t); got {keep_last!r}")
+    keep_last = None if keep_last is None else int(keep_last)  # -np.uint8(2) would wrap
     length = x.shape[1]
     normalize = NORMS[norm]
     if eps is not None:
@@ -63,7 +64,7 @@ def transformer_block(params, x, *, heads, hidden=None, gated=False, norm="layer
     if cache is not None:
         a, cache = a
     if keep_last is not None:  # each position's feed-forward sees its own row only
-        x, a = x[:, -int(keep_last):], a[:, -int(keep_last):]
+        x, a = x[:, -keep_last:], a[:, -keep_last:]
     x = x + _drop_rows(keys[0], a, dropout, training, length)
     h = normalize(params["norm_feed_forward"], x)
     if gated:
