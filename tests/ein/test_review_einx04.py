@@ -12,21 +12,13 @@ import pytest
 
 from levante import ein
 
+from .test_hardening import BACKENDS, to_backend
+
 einx = pytest.importorskip("einx")
 torch = pytest.importorskip("torch")
 jax = pytest.importorskip("jax")
 jnp = jax.numpy
 
-
-def to_backend(name, x):
-    if name == "numpy":
-        return x
-    if name == "jax":
-        return jnp.asarray(x)
-    return torch.from_numpy(np.ascontiguousarray(x))
-
-
-BACKENDS = ["numpy", "jax", "torch"]
 
 
 def caret_under(error, part):
